@@ -1,0 +1,127 @@
+/**
+ * The server's configuration: its type, defaults and validation. Pure; the
+ * command line and environment are read in `cli.ts`.
+ *
+ * @module
+ */
+
+import { join } from "./fs_util.ts";
+
+/** Where the server listens. */
+export type ListenAddress =
+  | { transport: "tcp"; hostname: string; port: number }
+  | { transport: "unix"; path: string };
+
+/** Everything `serve` needs to run. */
+export interface ServeConfig {
+  /** The data directory; repositories live below it. */
+  dataDir: string;
+  listen: ListenAddress;
+  /** Serve without authentication (explicit opt-in). */
+  noAuth: boolean;
+  /** The htpasswd file; `<dataDir>/.htpasswd` unless set. */
+  htpasswdFile: string;
+  /** Check each upload's SHA-256 against its name. */
+  verifyUpload: boolean;
+  /** No deletes (but of locks) and no overwrites. */
+  appendOnly: boolean;
+  /** Log one line per request and every 4xx reason. */
+  debug: boolean;
+  /** How long in-flight requests may run on after SIGINT/SIGTERM. */
+  shutdownTimeoutSeconds: number;
+}
+
+/** The default data directory, relative to the working directory. */
+export const DEFAULT_DATA_DIR = "./restic-data";
+/** The default listen address, as rest-server. */
+export const DEFAULT_LISTEN = ":8000";
+/** The default grace period for in-flight requests at shutdown. */
+export const DEFAULT_SHUTDOWN_TIMEOUT_SECONDS = 10;
+
+/** A configuration value that cannot be used; the message says which and why. */
+export class ConfigError extends Error {
+  /** @param message Action first, no trailing period. */
+  constructor(message: string) {
+    super(message);
+    this.name = "ConfigError";
+  }
+}
+
+/**
+ * Parses a listen address: `:8000`, `host:port`, `[v6]:port` or `unix:/path`.
+ *
+ * @param value The address as given.
+ * @returns The typed address; an empty host means all IPv4 interfaces.
+ * @throws {ConfigError} When the address is malformed.
+ */
+export function parseListen(value: string): ListenAddress {
+  if (value.startsWith("unix:")) {
+    const path = value.slice("unix:".length);
+    if (path === "") throw new ConfigError(`Cannot listen on "${value}": the socket path is empty`);
+    return { transport: "unix", path };
+  }
+  const match = /^(?:\[([0-9a-fA-F:.]+)\]|([^:\[\]]*)):(\d{1,5})$/.exec(value);
+  const port = match ? Number(match[3]) : NaN;
+  if (!match || port > 65535) {
+    throw new ConfigError(
+      `Cannot listen on "${value}": use HOST:PORT, :PORT, [IPV6]:PORT or unix:/path`,
+    );
+  }
+  const hostname = match[1] ?? (match[2] || "0.0.0.0");
+  return { transport: "tcp", hostname, port };
+}
+
+/**
+ * Formats a bound address the way the start-up line prints it.
+ *
+ * @param address The address `Deno.serve` reports.
+ * @returns `host:port`, `[v6]:port` or `unix:/path`.
+ */
+export function formatAddress(address: Deno.Addr): string {
+  if (address.transport === "vsock") return `vsock:${address.cid}:${address.port}`;
+  if ("path" in address) return `unix:${address.path}`;
+  const host = address.hostname.includes(":") ? `[${address.hostname}]` : address.hostname;
+  return `${host}:${address.port}`;
+}
+
+/** The raw choices behind a {@link ServeConfig}, as the command line gives them. */
+export interface ServeChoices {
+  dataDir?: string;
+  listen?: string;
+  noAuth?: boolean;
+  htpasswdFile?: string;
+  noVerifyUpload?: boolean;
+  appendOnly?: boolean;
+  debug?: boolean;
+  shutdownTimeout?: string;
+}
+
+/**
+ * Turns raw choices into a validated configuration, filling in defaults.
+ *
+ * @param choices What the user asked for.
+ * @returns The configuration.
+ * @throws {ConfigError} When a value is unusable.
+ */
+export function buildServeConfig(choices: ServeChoices): ServeConfig {
+  const dataDir = choices.dataDir || DEFAULT_DATA_DIR;
+  let shutdownTimeoutSeconds = DEFAULT_SHUTDOWN_TIMEOUT_SECONDS;
+  if (choices.shutdownTimeout !== undefined) {
+    shutdownTimeoutSeconds = Number(choices.shutdownTimeout);
+    if (!Number.isFinite(shutdownTimeoutSeconds) || shutdownTimeoutSeconds < 0) {
+      throw new ConfigError(
+        `Cannot use --shutdown-timeout "${choices.shutdownTimeout}": give seconds, 0 or more`,
+      );
+    }
+  }
+  return {
+    dataDir,
+    listen: parseListen(choices.listen ?? DEFAULT_LISTEN),
+    noAuth: choices.noAuth ?? false,
+    htpasswdFile: choices.htpasswdFile || join(dataDir, ".htpasswd"),
+    verifyUpload: !(choices.noVerifyUpload ?? false),
+    appendOnly: choices.appendOnly ?? false,
+    debug: choices.debug ?? false,
+    shutdownTimeoutSeconds,
+  };
+}

@@ -1,0 +1,165 @@
+/**
+ * One function per REST operation. Handlers speak HTTP on one side and the
+ * {@link Storage} interface on the other; they never touch files.
+ *
+ * @module
+ */
+
+import { type AccessMode, mayCreateRepo, mayDelete, mayWrite } from "./access.ts";
+import { HttpError } from "./http_error.ts";
+import { STATUS_CODE } from "./http_status.ts";
+import { jsonArrayStream } from "./json_stream.ts";
+import { parseRange } from "./range.ts";
+import type { Target } from "./repo_path.ts";
+import { LIST_V1_MEDIA_TYPE, LIST_V2_MEDIA_TYPE, OBJECT_MEDIA_TYPE } from "./restic.ts";
+import type { ObjectRef, Storage } from "./storage/types.ts";
+
+/** Everything a handler knows about one request. */
+export interface RequestContext {
+  request: Request;
+  target: Target;
+  /** What this user may do in this repository. */
+  access: AccessMode;
+  /** The authenticated user, or `null` without authentication. */
+  user: string | null;
+}
+
+/** A REST operation. */
+export type Handler = (ctx: RequestContext) => Promise<Response>;
+
+/** What the handlers need. */
+export interface HandlerDeps {
+  storage: Storage;
+  /** Check each upload's SHA-256 against its name. */
+  verifyUpload: boolean;
+}
+
+/** The REST operations, by name. */
+export interface Handlers {
+  createRepo: Handler;
+  headObject: Handler;
+  getObject: Handler;
+  saveObject: Handler;
+  deleteObject: Handler;
+  listObjects: Handler;
+}
+
+/** Headers on every object body: binary, rangeable, never transformed by a proxy. */
+const OBJECT_HEADERS = {
+  "content-type": OBJECT_MEDIA_TYPE,
+  "accept-ranges": "bytes",
+  "cache-control": "no-store, no-transform",
+};
+
+function objectRef(target: Target): ObjectRef {
+  if (target.kind === "config") return { repo: target.repo, type: "config" };
+  if (target.kind === "object") {
+    return { repo: target.repo, type: target.type, name: target.name };
+  }
+  throw new Error(`Cannot make an object reference from a ${target.kind} target`);
+}
+
+function ok(): Response {
+  return new Response(null, { status: STATUS_CODE.OK });
+}
+
+function parseContentLength(request: Request): number | null {
+  const header = request.headers.get("content-length");
+  if (header === null) return null;
+  if (!/^\d{1,15}$/.test(header.trim())) {
+    throw new HttpError(STATUS_CODE.BadRequest, `Invalid Content-Length "${header}"`);
+  }
+  return Number(header.trim());
+}
+
+/**
+ * Builds the REST operations on top of a storage.
+ *
+ * @param deps The storage and upload options.
+ * @returns One handler per operation.
+ */
+export function createHandlers(deps: HandlerDeps): Handlers {
+  const { storage } = deps;
+
+  async function createRepo({ request, target, access }: RequestContext): Promise<Response> {
+    if (new URL(request.url).searchParams.get("create") !== "true") {
+      throw new HttpError(STATUS_CODE.BadRequest, "POST on a repository needs ?create=true");
+    }
+    if (!mayCreateRepo(access)) {
+      throw new HttpError(STATUS_CODE.Forbidden, `Cannot create a repository in ${access} mode`);
+    }
+    await storage.createRepo(target.repo);
+    return ok();
+  }
+
+  async function headObject({ target }: RequestContext): Promise<Response> {
+    const size = await storage.stat(objectRef(target));
+    return new Response(null, {
+      status: STATUS_CODE.OK,
+      headers: { ...OBJECT_HEADERS, "content-length": String(size) },
+    });
+  }
+
+  async function getObject({ request, target }: RequestContext): Promise<Response> {
+    const object = await storage.open(objectRef(target));
+    const { size } = object;
+    const range = parseRange(request.headers.get("range"), size);
+    if (range.kind === "unsatisfiable") {
+      object.close();
+      throw new HttpError(
+        STATUS_CODE.RangeNotSatisfiable,
+        `Range "${request.headers.get("range")}" does not fit ${size} bytes`,
+        { "content-range": `bytes */${size}` },
+      );
+    }
+    if (range.kind === "full") {
+      return new Response(object.stream(0, size - 1), {
+        status: STATUS_CODE.OK,
+        headers: { ...OBJECT_HEADERS, "content-length": String(size) },
+      });
+    }
+    const { start, end } = range;
+    return new Response(object.stream(start, end), {
+      status: STATUS_CODE.PartialContent,
+      headers: {
+        ...OBJECT_HEADERS,
+        "content-length": String(end - start + 1),
+        "content-range": `bytes ${start}-${end}/${size}`,
+      },
+    });
+  }
+
+  async function saveObject({ request, target, access }: RequestContext): Promise<Response> {
+    const ref = objectRef(target);
+    if (!mayWrite(access, ref.type)) {
+      throw new HttpError(STATUS_CODE.Forbidden, `Cannot store ${ref.type} in ${access} mode`);
+    }
+    const contentLength = parseContentLength(request);
+    await storage.save(ref, request.body, { verifyHash: deps.verifyUpload, contentLength });
+    return ok();
+  }
+
+  async function deleteObject({ target, access }: RequestContext): Promise<Response> {
+    const ref = objectRef(target);
+    if (!mayDelete(access, ref.type)) {
+      throw new HttpError(STATUS_CODE.Forbidden, `Cannot delete ${ref.type} in ${access} mode`);
+    }
+    await storage.remove(ref);
+    return ok();
+  }
+
+  async function listObjects({ request, target }: RequestContext): Promise<Response> {
+    if (target.kind !== "list") throw new Error("listObjects needs a list target");
+    const v2 = request.headers.get("accept") === LIST_V2_MEDIA_TYPE;
+    const entries = await storage.list(target.repo, target.type, v2);
+    const body = v2
+      ? jsonArrayStream(entries, ({ name, size }) => ({ name, size }))
+      : jsonArrayStream(entries, ({ name }) => name);
+    return new Response(body, {
+      status: STATUS_CODE.OK,
+      headers: { "content-type": v2 ? LIST_V2_MEDIA_TYPE : LIST_V1_MEDIA_TYPE },
+    });
+  }
+
+  return { createRepo, headObject, getObject, saveObject, deleteObject, listObjects };
+}

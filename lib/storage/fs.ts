@@ -1,0 +1,428 @@
+/**
+ * Storage on the local file system, laid out exactly as rest-server does:
+ * `<root>/<repo…>/{config,data/xx/<name>,index/<name>,…}`. Every write goes
+ * through a temp file that is hashed, fsynced and then linked into place.
+ *
+ * @module
+ */
+
+import { createHash, type Hash } from "node:crypto";
+import { dirname, ensureDir, errorCode, exists, join, syncDir } from "../fs_util.ts";
+import type { RepoPath } from "../repo_path.ts";
+import {
+  dataSubfolders,
+  isObjectName,
+  OBJECT_TYPES,
+  type ObjectType,
+  TEMP_FILE_PREFIX,
+} from "../restic.ts";
+import {
+  type ObjectInfo,
+  type ObjectRef,
+  type OpenedObject,
+  type RecoveryReport,
+  type SaveOptions,
+  type SaveOutcome,
+  type Storage,
+  StorageError,
+} from "./types.ts";
+
+/** Options of {@link FsStorage}. */
+export interface FsStorageOptions {
+  /** Folders 0770 and files 0660 instead of 0700 and 0600. */
+  groupAccessible?: boolean;
+}
+
+/** Bytes gathered before one write call: fewer, larger writes. */
+const WRITE_BUFFER_BYTES = 1 << 20;
+/** Bytes per read call when streaming a slice of an object. */
+const READ_CHUNK_BYTES = 256 << 10;
+/** How many `stat` calls a v2 listing runs at once. */
+const LIST_STAT_BATCH = 128;
+/** How deep start-up recovery looks for leftover temp files. */
+const RECOVERY_MAX_DEPTH = 24;
+
+/** Turns an error of a file operation into a {@link StorageError}. */
+function toStorageError(err: unknown, action: string): StorageError {
+  if (err instanceof StorageError) return err;
+  if (err instanceof Deno.errors.NotFound) {
+    return new StorageError("NotFound", `${action}: not found`);
+  }
+  const code = errorCode(err);
+  if (code === "ENOSPC" || code === "EDQUOT") {
+    return new StorageError("NoSpace", `${action}: no space left (${code})`, { cause: err });
+  }
+  const reason = err instanceof Error ? err.message : String(err);
+  return new StorageError("Io", `${action}: ${reason}`, { cause: err });
+}
+
+async function writeAll(file: Deno.FsFile, data: Uint8Array): Promise<void> {
+  let offset = 0;
+  while (offset < data.length) offset += await file.write(data.subarray(offset));
+}
+
+/**
+ * Streams a request body into `file`, feeding `hash` on the way. Reading
+ * errors mean the client went away; writing errors are the disk's.
+ *
+ * @returns The number of bytes received.
+ */
+async function receiveBody(
+  body: ReadableStream<Uint8Array> | null,
+  file: Deno.FsFile | null,
+  hash: Hash | null,
+): Promise<number> {
+  if (body === null) return 0;
+  const buffer = file ? new Uint8Array(WRITE_BUFFER_BYTES) : null;
+  let buffered = 0;
+  let total = 0;
+  const flush = async (): Promise<void> => {
+    if (file && buffer && buffered > 0) await writeAll(file, buffer.subarray(0, buffered));
+    buffered = 0;
+  };
+  const reader = body.getReader();
+  try {
+    while (true) {
+      let result: ReadableStreamReadResult<Uint8Array>;
+      try {
+        result = await reader.read();
+      } catch (err) {
+        throw new StorageError("IncompleteBody", "the client stopped sending the body", {
+          cause: err,
+        });
+      }
+      if (result.done) break;
+      const chunk = result.value;
+      total += chunk.length;
+      hash?.update(chunk);
+      if (!file || !buffer) continue;
+      if (buffered + chunk.length > buffer.length) await flush();
+      if (chunk.length >= buffer.length) await writeAll(file, chunk);
+      else {
+        buffer.set(chunk, buffered);
+        buffered += chunk.length;
+      }
+    }
+    await flush();
+    return total;
+  } finally {
+    reader.releaseLock();
+  }
+}
+
+function checkBody(received: number, options: SaveOptions, hash: Hash | null, name: string): void {
+  if (options.contentLength !== null && received !== options.contentLength) {
+    throw new StorageError(
+      "IncompleteBody",
+      `received ${received} of ${options.contentLength} announced bytes`,
+    );
+  }
+  if (hash) {
+    const digest = hash.digest("hex");
+    if (digest !== name) {
+      throw new StorageError("HashMismatch", `body hashes to ${digest}, not to its name`);
+    }
+  }
+}
+
+/**
+ * Moves a finished temp file onto its final name without ever replacing an
+ * existing object: a hard link fails when the name exists. Where the file
+ * system has no hard links, a checked rename stands in.
+ *
+ * @returns `false` when the final name existed already.
+ */
+async function publish(temp: string, final: string): Promise<boolean> {
+  try {
+    await Deno.link(temp, final);
+  } catch (err) {
+    if (err instanceof Deno.errors.AlreadyExists) return false;
+    const unsupported = err instanceof Deno.errors.PermissionDenied ||
+      err instanceof Deno.errors.NotSupported;
+    if (!unsupported) throw err;
+    if (await exists(final)) return false;
+    await Deno.rename(temp, final);
+    return true;
+  }
+  await Deno.remove(temp);
+  return true;
+}
+
+function randomSuffix(): string {
+  const bytes = crypto.getRandomValues(new Uint8Array(8));
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+/** A slice of an open file as a stream; the file is closed when the stream ends. */
+function sliceStream(file: Deno.FsFile, start: number, end: number): ReadableStream<Uint8Array> {
+  let position = start;
+  let closed = false;
+  const close = (): void => {
+    if (!closed) file.close();
+    closed = true;
+  };
+  return new ReadableStream<Uint8Array>({
+    async start() {
+      if (start > 0) await file.seek(start, Deno.SeekMode.Start);
+    },
+    async pull(controller) {
+      const remaining = end + 1 - position;
+      if (remaining <= 0) {
+        close();
+        controller.close();
+        return;
+      }
+      const chunk = new Uint8Array(Math.min(READ_CHUNK_BYTES, remaining));
+      let read: number | null;
+      try {
+        read = await file.read(chunk);
+      } catch (err) {
+        close();
+        throw toStorageError(err, "read object");
+      }
+      if (read === null) {
+        close();
+        controller.error(new StorageError("Io", "object ended before its recorded size"));
+        return;
+      }
+      position += read;
+      controller.enqueue(read === chunk.length ? chunk : chunk.subarray(0, read));
+      if (position > end) {
+        close();
+        controller.close();
+      }
+    },
+    cancel() {
+      close();
+    },
+  }, { highWaterMark: 0 });
+}
+
+/** Storage in a folder of the local file system. */
+export class FsStorage implements Storage {
+  readonly #root: string;
+  readonly #fileMode: number;
+  readonly #dirMode: number;
+  /** Temp files of uploads in progress, removed if the server stops mid-upload. */
+  readonly #uploads = new Set<string>();
+
+  /**
+   * @param root The data directory; repositories live below it.
+   * @param options Permission choices.
+   */
+  constructor(root: string, options: FsStorageOptions = {}) {
+    this.#root = root;
+    this.#fileMode = options.groupAccessible ? 0o660 : 0o600;
+    this.#dirMode = options.groupAccessible ? 0o770 : 0o700;
+  }
+
+  #repoDir(repo: RepoPath): string {
+    return join(this.#root, ...repo);
+  }
+
+  #path(ref: ObjectRef): string {
+    const repoDir = this.#repoDir(ref.repo);
+    if (ref.type === "config") return join(repoDir, "config");
+    if (ref.type === "data") return join(repoDir, "data", ref.name.slice(0, 2), ref.name);
+    return join(repoDir, ref.type, ref.name);
+  }
+
+  /** Removes temp files that a crash left behind, anywhere below the root. */
+  async recover(): Promise<RecoveryReport> {
+    await ensureDir(this.#root, this.#dirMode);
+    let removedTempFiles = 0;
+    const visit = async (dir: string, depth: number): Promise<void> => {
+      for await (const entry of Deno.readDir(dir)) {
+        const path = join(dir, entry.name);
+        if (entry.isFile && entry.name.startsWith(TEMP_FILE_PREFIX)) {
+          await Deno.remove(path).catch(() => {});
+          removedTempFiles++;
+        } else if (entry.isDirectory && !entry.name.startsWith(".") && depth < RECOVERY_MAX_DEPTH) {
+          await visit(path, depth + 1);
+        }
+      }
+    };
+    await visit(this.#root, 0);
+    return { removedTempFiles };
+  }
+
+  /** Creates the repository folder, its type folders and `data/00`…`data/ff`. */
+  async createRepo(repo: RepoPath): Promise<void> {
+    const repoDir = this.#repoDir(repo);
+    try {
+      for (const type of OBJECT_TYPES) await ensureDir(join(repoDir, type), this.#dirMode);
+      await Promise.all(
+        dataSubfolders().map((sub) => ensureDir(join(repoDir, "data", sub), this.#dirMode)),
+      );
+    } catch (err) {
+      throw toStorageError(err, "create repository");
+    }
+  }
+
+  /** Opens an object for reading; the open file keeps its bytes even if it is deleted meanwhile. */
+  async open(ref: ObjectRef): Promise<OpenedObject> {
+    let file: Deno.FsFile;
+    try {
+      file = await Deno.open(this.#path(ref), { read: true });
+    } catch (err) {
+      throw toStorageError(err, "open object");
+    }
+    try {
+      const info = await file.stat();
+      if (!info.isFile) throw new StorageError("NotFound", "open object: not a file");
+      return {
+        size: info.size,
+        stream: (start, end) => sliceStream(file, start, end),
+        close: () => file.close(),
+      };
+    } catch (err) {
+      file.close();
+      throw toStorageError(err, "open object");
+    }
+  }
+
+  /** The size of an object. */
+  async stat(ref: ObjectRef): Promise<number> {
+    try {
+      const info = await Deno.stat(this.#path(ref));
+      if (!info.isFile) throw new StorageError("NotFound", "stat object: not a file");
+      return info.size;
+    } catch (err) {
+      throw toStorageError(err, "stat object");
+    }
+  }
+
+  /** Stores an object as SPEC section 7 says: temp file, hash, fsync, link, fsync folder. */
+  async save(
+    ref: ObjectRef,
+    body: ReadableStream<Uint8Array> | null,
+    options: SaveOptions,
+  ): Promise<SaveOutcome> {
+    const name = ref.type === "config" ? "config" : ref.name;
+    const verify = options.verifyHash && ref.type !== "config";
+    const final = this.#path(ref);
+    const dir = dirname(final);
+    if (await exists(final)) return await this.#confirmExisting(ref, body, options);
+
+    let file: Deno.FsFile | null = null;
+    const temp = join(dir, `${TEMP_FILE_PREFIX}${name}-${randomSuffix()}`);
+    try {
+      await ensureDir(dir, this.#dirMode);
+      file = await Deno.open(temp, { write: true, createNew: true, mode: this.#fileMode });
+      this.#uploads.add(temp);
+      const hash = verify ? createHash("sha256") : null;
+      const received = await receiveBody(body, file, hash);
+      checkBody(received, options, hash, name);
+      await file.sync();
+      file.close();
+      file = null;
+      const created = await publish(temp, final);
+      if (!created && !verify) {
+        throw new StorageError("AlreadyExists", "stored meanwhile by another upload");
+      }
+      await syncDir(dir);
+      return created ? "stored" : "unchanged";
+    } catch (err) {
+      throw toStorageError(err, `save ${ref.type}`);
+    } finally {
+      file?.close();
+      if (this.#uploads.delete(temp)) await Deno.remove(temp).catch(() => {});
+    }
+  }
+
+  /**
+   * An upload of an object that exists: with verification on, hash the body
+   * without storing it and accept it when it matches (a retried upload whose
+   * first answer was lost); otherwise refuse to overwrite.
+   */
+  async #confirmExisting(
+    ref: ObjectRef,
+    body: ReadableStream<Uint8Array> | null,
+    options: SaveOptions,
+  ): Promise<SaveOutcome> {
+    if (ref.type === "config" || !options.verifyHash) {
+      await body?.cancel().catch(() => {});
+      throw new StorageError("AlreadyExists", `${ref.type} exists and is never overwritten`);
+    }
+    const hash = createHash("sha256");
+    const received = await receiveBody(body, null, hash);
+    checkBody(received, options, hash, ref.name);
+    return "unchanged";
+  }
+
+  /** Deletes an object; a missing one is fine. */
+  async remove(ref: ObjectRef): Promise<void> {
+    const path = this.#path(ref);
+    try {
+      await Deno.remove(path);
+      await syncDir(dirname(path));
+    } catch (err) {
+      if (err instanceof Deno.errors.NotFound) return;
+      throw toStorageError(err, `delete ${ref.type}`);
+    }
+  }
+
+  /** Lists one type folder: valid names only, `data` through its subfolders. */
+  async list(
+    repo: RepoPath,
+    type: ObjectType,
+    withSizes: boolean,
+  ): Promise<AsyncIterable<ObjectInfo>> {
+    const typeDir = join(this.#repoDir(repo), type);
+    try {
+      const info = await Deno.stat(typeDir);
+      if (!info.isDirectory) throw new StorageError("NotFound", "list: not a folder");
+    } catch (err) {
+      throw toStorageError(err, `list ${type}`);
+    }
+    const folders = type === "data" ? subfolders(typeDir) : [typeDir];
+    return listObjects(folders, withSizes);
+  }
+
+  /** Removes the temp files of uploads still in progress (at shutdown). */
+  abortUploads(): void {
+    for (const temp of this.#uploads) {
+      try {
+        Deno.removeSync(temp);
+      } catch {
+        // already gone
+      }
+    }
+    this.#uploads.clear();
+  }
+}
+
+async function* subfolders(dataDir: string): AsyncGenerator<string> {
+  for await (const entry of Deno.readDir(dataDir)) {
+    if (entry.isDirectory && !entry.name.startsWith(".")) yield join(dataDir, entry.name);
+  }
+}
+
+async function* listObjects(
+  folders: AsyncIterable<string> | Iterable<string>,
+  withSizes: boolean,
+): AsyncGenerator<ObjectInfo> {
+  let batch: { name: string; path: string }[] = [];
+  const drain = async function* (): AsyncGenerator<ObjectInfo> {
+    if (!withSizes) {
+      for (const { name } of batch) yield { name, size: -1 };
+    } else {
+      const sizes = await Promise.all(
+        batch.map(({ path }) => Deno.stat(path).then((s) => s.size, () => null)),
+      );
+      for (let i = 0; i < batch.length; i++) {
+        const size = sizes[i];
+        if (size !== null) yield { name: batch[i].name, size }; // null: deleted meanwhile
+      }
+    }
+    batch = [];
+  };
+  for await (const folder of folders) {
+    for await (const entry of Deno.readDir(folder)) {
+      if (!entry.isFile || !isObjectName(entry.name)) continue;
+      batch.push({ name: entry.name, path: join(folder, entry.name) });
+      if (batch.length >= LIST_STAT_BATCH) yield* drain();
+    }
+  }
+  yield* drain();
+}

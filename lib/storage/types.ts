@@ -1,0 +1,95 @@
+/**
+ * The storage interface the handlers speak to. Handlers never touch files;
+ * a storage turns REST operations into reads and writes on some medium.
+ *
+ * @module
+ */
+
+import type { RepoPath } from "../repo_path.ts";
+import type { ObjectType } from "../restic.ts";
+
+/** One stored object: the config, or a typed object with its hash name. */
+export type ObjectRef =
+  | { repo: RepoPath; type: "config" }
+  | { repo: RepoPath; type: ObjectType; name: string };
+
+/** One entry of a listing. `size` is `-1` when sizes were not asked for. */
+export interface ObjectInfo {
+  name: string;
+  size: number;
+}
+
+/** An object opened for reading: its size, and a way to stream a slice. */
+export interface OpenedObject {
+  readonly size: number;
+  /** Streams bytes `start`..`end` inclusive; the object is closed when the stream ends. */
+  stream(start: number, end: number): ReadableStream<Uint8Array>;
+  /** Closes the object without streaming it. */
+  close(): void;
+}
+
+/** How an upload is checked while it is stored. */
+export interface SaveOptions {
+  /** Compare the SHA-256 of the body with the object name (never for config). */
+  verifyHash: boolean;
+  /** The announced body length, or `null` for a chunked upload. */
+  contentLength: number | null;
+}
+
+/** `stored`: a new object is durable; `unchanged`: it was there already with this content. */
+export type SaveOutcome = "stored" | "unchanged";
+
+/** Why a storage operation failed; mapped to a status in one place (`http_error.ts`). */
+export type StorageErrorCode =
+  | "NotFound"
+  | "AlreadyExists"
+  | "HashMismatch"
+  | "IncompleteBody"
+  | "NoSpace"
+  | "QuotaExceeded"
+  | "Io";
+
+/** A failed storage operation. The message is for logs, never for clients. */
+export class StorageError extends Error {
+  /**
+   * @param code What went wrong, in protocol terms.
+   * @param message Why, for the log.
+   * @param options The underlying error, if any.
+   */
+  constructor(readonly code: StorageErrorCode, message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "StorageError";
+  }
+}
+
+/** What start-up recovery found. */
+export interface RecoveryReport {
+  removedTempFiles: number;
+}
+
+/** Where restic's repositories live. */
+export interface Storage {
+  /** Removes leftovers of earlier crashes; called once before serving. */
+  recover(): Promise<RecoveryReport>;
+  /** Creates the repository folders; idempotent. */
+  createRepo(repo: RepoPath): Promise<void>;
+  /** Opens an object for reading. Throws `NotFound`. */
+  open(ref: ObjectRef): Promise<OpenedObject>;
+  /** The size of an object. Throws `NotFound`. */
+  stat(ref: ObjectRef): Promise<number>;
+  /** Stores an object durably, or confirms an identical one. See SPEC section 7. */
+  save(
+    ref: ObjectRef,
+    body: ReadableStream<Uint8Array> | null,
+    options: SaveOptions,
+  ): Promise<SaveOutcome>;
+  /** Deletes an object; succeeds when it is missing. */
+  remove(ref: ObjectRef): Promise<void>;
+  /**
+   * Lists the valid object names of one type. Throws `NotFound` (before any
+   * entry) when the type folder is missing.
+   */
+  list(repo: RepoPath, type: ObjectType, withSizes: boolean): Promise<AsyncIterable<ObjectInfo>>;
+  /** Removes the temp files of uploads still running; called at shutdown. */
+  abortUploads(): void;
+}

@@ -1,0 +1,46 @@
+/**
+ * restic-rest: a server for restic's REST backend protocol.
+ *
+ * @module
+ */
+
+import { parseCommand } from "./lib/cli.ts";
+import { ConfigError } from "./lib/config.ts";
+import { createLogger, printOut } from "./lib/log.ts";
+import { startServer } from "./lib/server.ts";
+
+/**
+ * Runs the program with the given arguments.
+ *
+ * @param args The command line after the program name.
+ * @returns The exit code.
+ */
+export async function main(args: string[]): Promise<number> {
+  const log = createLogger({ debug: false });
+  try {
+    const command = parseCommand(args, Deno.env.toObject());
+    if (command.kind === "help" || command.kind === "version") {
+      printOut(command.text);
+      return 0;
+    }
+    const serverLog = createLogger({ debug: command.config.debug });
+    const server = await startServer(command.config, serverLog);
+    const stop = (): void => {
+      server.shutdown().then(() => Deno.exit(0));
+    };
+    Deno.addSignalListener("SIGINT", stop);
+    if (Deno.build.os !== "windows") Deno.addSignalListener("SIGTERM", stop);
+    await server.finished;
+    return 0;
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      log.info(`restic-rest: ${err.message}`);
+      return 2;
+    }
+    throw err;
+  }
+}
+
+if (import.meta.main) {
+  Deno.exit(await main(Deno.args));
+}
