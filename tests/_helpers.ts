@@ -1,0 +1,302 @@
+/**
+ * Shared test helpers: temp folders, hashing, an in-process app, a real
+ * server process on a free loopback port, and the restic binary.
+ *
+ * @module
+ */
+
+import { createHash } from "node:crypto";
+import { type AppHandler, type AppOptions, createApp } from "../lib/app.ts";
+import { createLogger, type Logger } from "../lib/log.ts";
+import { FsStorage } from "../lib/storage/fs.ts";
+
+/** The repository root of this project. */
+export const PROJECT_ROOT = new URL("..", import.meta.url).pathname;
+const MAIN = new URL("../main.ts", import.meta.url).pathname;
+
+/** A temp folder removed when disposed. */
+export async function tempDir(
+  prefix = "restic-rest-test-",
+): Promise<AsyncDisposable & { path: string }> {
+  const path = await Deno.makeTempDir({ prefix });
+  return {
+    path,
+    async [Symbol.asyncDispose]() {
+      await Deno.remove(path, { recursive: true }).catch(() => {});
+    },
+  };
+}
+
+/** Lowercase hex SHA-256 of some bytes. */
+export function sha256(data: Uint8Array | string): string {
+  return createHash("sha256").update(data).digest("hex");
+}
+
+/** Deterministic pseudo-random bytes (xorshift), so failures reproduce. */
+export function pseudoRandomBytes(length: number, seed = 1): Uint8Array<ArrayBuffer> {
+  const out = new Uint8Array(length);
+  let x = seed >>> 0 || 1;
+  for (let i = 0; i < length; i++) {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    out[i] = x & 0xff;
+  }
+  return out;
+}
+
+/** A logger that keeps its lines, for assertions. */
+export function memoryLogger(debug = true): Logger & { lines: string[] } {
+  const lines: string[] = [];
+  return Object.assign(createLogger({ debug, write: (line) => lines.push(line) }), { lines });
+}
+
+/** An in-process app on a fresh data folder. */
+export async function testApp(
+  options: Partial<Omit<AppOptions, "storage" | "log">> = {},
+): Promise<{ app: AppHandler; dir: string; log: Logger & { lines: string[] } } & AsyncDisposable> {
+  const dir = await tempDir();
+  const log = memoryLogger();
+  const storage = new FsStorage(dir.path);
+  await storage.recover();
+  const app = createApp({ storage, log, verifyUpload: true, appendOnly: false, ...options });
+  return { app, dir: dir.path, log, [Symbol.asyncDispose]: () => dir[Symbol.asyncDispose]() };
+}
+
+/** Sends a request to an in-process app and reads the body as text. */
+export async function call(
+  app: AppHandler,
+  method: string,
+  path: string,
+  init: { body?: BodyInit | null; headers?: Record<string, string> } = {},
+): Promise<{ status: number; headers: Headers; text: string }> {
+  const response = await app(
+    new Request(`http://restic-rest.test${path}`, {
+      method,
+      body: init.body,
+      headers: init.headers,
+    }),
+  );
+  const text = await response.text();
+  return { status: response.status, headers: response.headers, text };
+}
+
+/** Lists every file below a folder, relative, sorted. */
+export async function listFiles(root: string): Promise<string[]> {
+  const found: string[] = [];
+  const visit = async (dir: string, prefix: string): Promise<void> => {
+    for await (const entry of Deno.readDir(dir)) {
+      const rel = prefix + entry.name;
+      if (entry.isDirectory) await visit(`${dir}/${entry.name}`, rel + "/");
+      else found.push(rel);
+    }
+  };
+  await visit(root, "");
+  return found.sort();
+}
+
+/** A server process on loopback. */
+export interface ServerProcess extends AsyncDisposable {
+  /** `http://127.0.0.1:PORT` */
+  url: string;
+  address: string;
+  process: Deno.ChildProcess;
+  /** Every stderr line so far. */
+  stderr: string[];
+  /** Sends a signal and waits for the exit code. */
+  stop(signal?: Deno.Signal): Promise<number>;
+}
+
+/**
+ * Starts `main.ts serve` as a child process and waits for
+ * `start server on …` (30 s at most).
+ */
+export async function startServerProcess(args: string[]): Promise<ServerProcess> {
+  const hasListen = args.includes("--listen");
+  const process = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--allow-net",
+      "--allow-read",
+      "--allow-write",
+      "--allow-env",
+      MAIN,
+      "serve",
+      ...args,
+      ...(hasListen ? [] : ["--listen", "127.0.0.1:0"]),
+    ],
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const stderr: string[] = [];
+  const { promise: started, resolve, reject } = Promise.withResolvers<string>();
+  (async () => {
+    const lines = process.stderr.pipeThrough(new TextDecoderStream());
+    let pending = "";
+    for await (const text of lines) {
+      pending += text;
+      const parts = pending.split("\n");
+      pending = parts.pop() ?? "";
+      for (const line of parts) {
+        stderr.push(line);
+        const match = /^start server on (.+)$/.exec(line);
+        if (match) resolve(match[1]);
+      }
+    }
+    reject(new Error(`server exited before listening:\n${stderr.join("\n")}`));
+  })();
+  process.stdout.cancel();
+  const timer = setTimeout(() => reject(new Error("server did not start in 30 s")), 30_000);
+  let address: string;
+  try {
+    address = await started;
+  } catch (err) {
+    try {
+      process.kill("SIGKILL");
+    } catch { /* gone */ }
+    await process.status;
+    throw err;
+  } finally {
+    clearTimeout(timer);
+  }
+  let exited: Promise<number> | null = null;
+  const stop = (signal: Deno.Signal = "SIGTERM"): Promise<number> => {
+    exited ??= (async () => {
+      try {
+        process.kill(signal);
+      } catch { /* already gone */ }
+      return (await process.status).code;
+    })();
+    return exited;
+  };
+  return {
+    url: address.startsWith("unix:") ? address : `http://${address}`,
+    address,
+    process,
+    stderr,
+    stop,
+    [Symbol.asyncDispose]: async () => {
+      await stop("SIGKILL");
+    },
+  };
+}
+
+/** Result of a restic run. */
+export interface ResticResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs the real `restic` binary with a test password and a private cache. */
+export async function restic(
+  repo: string,
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<ResticResult> {
+  const output = await new Deno.Command("restic", {
+    args: ["-r", repo, "--no-cache", ...args],
+    env: { RESTIC_PASSWORD: "test-password-1", ...env },
+    stdin: "null",
+  }).output();
+  const decoder = new TextDecoder();
+  return {
+    code: output.code,
+    stdout: decoder.decode(output.stdout),
+    stderr: decoder.decode(output.stderr),
+  };
+}
+
+/** Runs restic and fails with its output when it does not exit 0. */
+export async function resticOk(
+  repo: string,
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<string> {
+  const result = await restic(repo, args, env);
+  if (result.code !== 0) {
+    throw new Error(
+      `restic ${args.join(" ")} exited ${result.code}:\n${result.stderr}\n${result.stdout}`,
+    );
+  }
+  return result.stdout;
+}
+
+/** Waits until `check` is true, polling, for at most `ms`. */
+export async function eventually(
+  check: () => Promise<boolean> | boolean,
+  ms = 5000,
+): Promise<boolean> {
+  const deadline = Date.now() + ms;
+  while (Date.now() < deadline) {
+    if (await check()) return true;
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  return await check();
+}
+
+/** An in-process app served on a loopback port. */
+export async function serveTestApp(
+  options: Partial<Omit<AppOptions, "storage" | "log">> = {},
+): Promise<{ url: string; port: number; dir: string } & AsyncDisposable> {
+  const t = await testApp(options);
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, t.app);
+  return {
+    url: `http://127.0.0.1:${server.addr.port}`,
+    port: server.addr.port,
+    dir: t.dir,
+    async [Symbol.asyncDispose]() {
+      await server.shutdown();
+      await t[Symbol.asyncDispose]();
+    },
+  };
+}
+
+/**
+ * Sends raw bytes on a new TCP connection and returns what comes back until
+ * the server closes or `waitMs` passes. `closeAfterSend` hangs up at once.
+ */
+export async function rawRequest(
+  port: number,
+  parts: (string | Uint8Array)[],
+  options: { closeAfterSend?: boolean; waitMs?: number } = {},
+): Promise<string> {
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+  const encoder = new TextEncoder();
+  try {
+    for (const part of parts) {
+      const bytes = typeof part === "string" ? encoder.encode(part) : part;
+      let offset = 0;
+      while (offset < bytes.length) offset += await conn.write(bytes.subarray(offset));
+    }
+    if (options.closeAfterSend) return "";
+    const chunks: string[] = [];
+    const decoder = new TextDecoder();
+    const buffer = new Uint8Array(65536);
+    const timer = setTimeout(() => conn.close(), options.waitMs ?? 2000);
+    try {
+      while (true) {
+        const n = await conn.read(buffer);
+        if (n === null) break;
+        chunks.push(decoder.decode(buffer.subarray(0, n)));
+      }
+    } catch {
+      // closed by the timer
+    } finally {
+      clearTimeout(timer);
+    }
+    return chunks.join("");
+  } finally {
+    try {
+      conn.close();
+    } catch { /* closed already */ }
+  }
+}
+
+/** Files anywhere below `root` whose names mark an unfinished upload. */
+export async function tempFiles(root: string): Promise<string[]> {
+  return (await listFiles(root)).filter((f) =>
+    f.split("/").pop()!.startsWith(".restic-rest-upload-")
+  );
+}
