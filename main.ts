@@ -8,6 +8,7 @@ import { parseCommand } from "./lib/cli.ts";
 import { ConfigError } from "./lib/config.ts";
 import { createLogger, printOut } from "./lib/log.ts";
 import { startServer } from "./lib/server.ts";
+import { runUserCommand, terminalIo } from "./lib/user_command.ts";
 
 /**
  * Runs the program with the given arguments.
@@ -23,13 +24,20 @@ export async function main(args: string[]): Promise<number> {
       printOut(command.text);
       return 0;
     }
+    if (command.kind === "user") {
+      await runUserCommand(command.command, terminalIo(printOut));
+      return 0;
+    }
     const serverLog = createLogger({ debug: command.config.debug });
     const server = await startServer(command.config, serverLog);
     const stop = (): void => {
       server.shutdown().then(() => Deno.exit(0));
     };
     Deno.addSignalListener("SIGINT", stop);
-    if (Deno.build.os !== "windows") Deno.addSignalListener("SIGTERM", stop);
+    if (Deno.build.os !== "windows") {
+      Deno.addSignalListener("SIGTERM", stop);
+      Deno.addSignalListener("SIGHUP", () => void server.reload());
+    }
     await server.finished;
     return 0;
   } catch (err) {

@@ -5,6 +5,8 @@
  * @module
  */
 
+import type { Policy } from "./policy.ts";
+import type { RepoPath } from "./repo_path.ts";
 import type { ObjectType } from "./restic.ts";
 
 /** How much a request may change a repository. */
@@ -42,4 +44,51 @@ export function mayWrite(mode: AccessMode, type: ObjectType | "config"): boolean
  */
 export function mayDelete(mode: AccessMode, type: ObjectType | "config"): boolean {
   return mode === "full" || type === "locks";
+}
+
+/** The flags and policy that decide access. */
+export interface AccessRules {
+  appendOnly: boolean;
+  privateRepos: boolean;
+  policy: Policy | null;
+}
+
+/** What a user may do in a repository, or why not at all. */
+export type AccessDecision =
+  | { ok: true; mode: AccessMode }
+  | { ok: false; status: 401 | 403; reason: string };
+
+/**
+ * Decides what a user may do in a repository. The repository is the parsed
+ * list of segments that also builds the file path, so what is checked is
+ * exactly what is touched.
+ *
+ * @param rules Flags and policy.
+ * @param user The authenticated user, or `null` without authentication.
+ * @param repo The repository segments.
+ * @returns The mode, or a refusal: 401 for another user's private
+ *   repository (as rest-server), 403 where the policy gives no access.
+ */
+export function decideAccess(
+  rules: AccessRules,
+  user: string | null,
+  repo: RepoPath,
+): AccessDecision {
+  const flagMode: AccessMode = rules.appendOnly ? "append-only" : "full";
+  if (user === null) return { ok: true, mode: flagMode };
+  if (rules.privateRepos && repo[0] !== user) {
+    return {
+      ok: false,
+      status: 401,
+      reason: `"${user}" may only reach /${user}/ (--private-repos)`,
+    };
+  }
+  if (rules.policy) {
+    const mode = rules.policy.modeFor(user, repo);
+    if (mode === null) {
+      return { ok: false, status: 403, reason: `the policy gives "${user}" no access here` };
+    }
+    return { ok: true, mode: rules.appendOnly && mode === "full" ? "append-only" : mode };
+  }
+  return { ok: true, mode: flagMode };
 }

@@ -6,57 +6,99 @@
  * @module
  */
 
-import type { AccessMode } from "./access.ts";
+import { type AccessRules, decideAccess } from "./access.ts";
+import type { Authenticator } from "./auth.ts";
 import { createHandlers } from "./handlers.ts";
-import { errorToResponse, statusResponse } from "./http_error.ts";
+import { errorToResponse, HttpError } from "./http_error.ts";
 import { STATUS_CODE } from "./http_status.ts";
 import type { Logger } from "./log.ts";
 import { parseTarget } from "./repo_path.ts";
 import { createRouter } from "./router.ts";
 import type { Storage } from "./storage/types.ts";
 
+/** The realm sent with every 401, so browsers and wget ask for credentials. */
+export const AUTH_REALM = "restic-rest";
+
 /** What the pipeline is built from. */
-export interface AppOptions {
+export interface AppOptions extends AccessRules {
   storage: Storage;
   log: Logger;
   /** Check each upload's SHA-256 against its name. */
   verifyUpload: boolean;
-  /** No deletes (but of locks) and no overwrites, for everybody. */
-  appendOnly: boolean;
+  /** Who is asking; `null` serves everybody (`--no-auth`). */
+  auth?: Authenticator | null;
+}
+
+/** Facts about the connection, as `Deno.serve` passes them. */
+export interface ConnectionInfo {
+  remoteAddr: Deno.Addr;
 }
 
 /** A request handler as `Deno.serve` takes it. */
-export type AppHandler = (request: Request) => Promise<Response>;
+export type AppHandler = (request: Request, info?: ConnectionInfo) => Promise<Response>;
+
+function clientAddress(info?: ConnectionInfo): string {
+  const addr = info?.remoteAddr;
+  if (addr && "hostname" in addr) return addr.hostname;
+  return "local";
+}
+
+function unauthorized(reason: string): HttpError {
+  return new HttpError(STATUS_CODE.Unauthorized, reason, {
+    "www-authenticate": `Basic realm="${AUTH_REALM}", charset="UTF-8"`,
+  });
+}
 
 /**
  * Builds the request handler.
  *
- * @param options Storage, log and protocol options.
+ * @param options Storage, log, authentication and access rules.
  * @returns The handler.
  *
  * @example
  * ```ts
- * const app = createApp({ storage, log, verifyUpload: true, appendOnly: false });
+ * const app = createApp({ storage, log, verifyUpload: true, appendOnly: false,
+ *   privateRepos: false, policy: null });
  * const response = await app(new Request("http://x/config"));
  * ```
  */
 export function createApp(options: AppOptions): AppHandler {
-  const { log } = options;
+  const { log, auth = null } = options;
   const route = createRouter(createHandlers(options));
-  const access: AccessMode = options.appendOnly ? "append-only" : "full";
 
-  return async function handle(request: Request): Promise<Response> {
+  async function dispatch(request: Request, url: URL, info?: ConnectionInfo): Promise<Response> {
+    let user: string | null = null;
+    if (auth) {
+      const result = await auth.authenticate(request);
+      if (!result.ok) {
+        if (result.user !== undefined) {
+          log.warn(
+            `failed login for user "${result.user}" from ${clientAddress(info)}: ${result.reason}`,
+          );
+        }
+        throw unauthorized(result.reason);
+      }
+      user = result.user;
+    }
+    const target = parseTarget(url.pathname);
+    if (target === null) {
+      throw new HttpError(STATUS_CODE.NotFound, "the path names no repository, type or object");
+    }
+    const decision = decideAccess(options, user, target.repo);
+    if (!decision.ok) {
+      throw decision.status === 401
+        ? unauthorized(decision.reason)
+        : new HttpError(STATUS_CODE.Forbidden, decision.reason);
+    }
+    return await route({ request, target, access: decision.mode, user });
+  }
+
+  return async function handle(request: Request, info?: ConnectionInfo): Promise<Response> {
     const url = new URL(request.url);
     let response: Response;
     let reason = "";
     try {
-      const target = parseTarget(url.pathname);
-      if (target === null) {
-        reason = "the path names no repository, type or object";
-        response = statusResponse(STATUS_CODE.NotFound);
-      } else {
-        response = await route({ request, target, access, user: null });
-      }
+      response = await dispatch(request, url, info);
     } catch (err) {
       ({ response, reason } = errorToResponse(err));
       if (response.status >= 500) log.error(`${request.method} ${url.pathname}: ${reason}`);

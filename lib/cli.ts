@@ -9,6 +9,8 @@
 import { parseArgs } from "node:util";
 import denoJson from "../deno.json" with { type: "json" };
 import { buildServeConfig, ConfigError, DEFAULT_DATA_DIR, type ServeConfig } from "./config.ts";
+import { join } from "./fs_util.ts";
+import type { UserCommand } from "./user_command.ts";
 
 /** The program's version, from deno.json. */
 export const VERSION: string = denoJson.version;
@@ -16,6 +18,7 @@ export const VERSION: string = denoJson.version;
 /** What the user asked the program to do. */
 export type Command =
   | { kind: "serve"; config: ServeConfig }
+  | { kind: "user"; command: UserCommand }
   | { kind: "help"; text: string }
   | { kind: "version"; text: string };
 
@@ -49,6 +52,32 @@ const SERVE_OPTIONS: readonly OptionSpec[] = [
     help: "htpasswd file (default DIR/.htpasswd)",
   },
   { name: "append-only", type: "boolean", help: "refuse deletes (except of locks) and overwrites" },
+  { name: "private-repos", type: "boolean", help: "users reach only repositories below /USER/" },
+  {
+    name: "policy",
+    type: "string",
+    value: "FILE",
+    help: "per-user and per-repository policy (JSON)",
+  },
+  {
+    name: "proxy-auth-username",
+    type: "string",
+    value: "HEADER",
+    help: "take the user name from this header of a trusted proxy",
+  },
+  { name: "tls", type: "boolean", help: "serve HTTPS" },
+  {
+    name: "tls-cert",
+    type: "string",
+    value: "FILE",
+    help: "TLS certificate (default DIR/public_key)",
+  },
+  {
+    name: "tls-key",
+    type: "string",
+    value: "FILE",
+    help: "TLS private key (default DIR/private_key)",
+  },
   {
     name: "no-verify-upload",
     type: "boolean",
@@ -82,6 +111,9 @@ function usage(): string {
     "",
     "Usage:",
     "  restic-rest serve [DIR] [OPTIONS]   serve the repositories below DIR",
+    "  restic-rest user add NAME [--path DIR | --htpasswd-file FILE] [--password-stdin]",
+    "  restic-rest user remove NAME [--path DIR | --htpasswd-file FILE]",
+    "  restic-rest user list [--path DIR | --htpasswd-file FILE]",
     "  restic-rest --help | --version",
     "",
     "Options:",
@@ -158,6 +190,7 @@ export function parseCommand(args: string[], env: Record<string, string | undefi
   const [first, ...rest] = args;
   if (first === "help") return { kind: "help", text: usage() };
   if (first === "version") return { kind: "version", text: `restic-rest ${VERSION}` };
+  if (first === "user") return parseUserCommand(rest, env);
   const serveArgs = first === "serve" ? rest : args;
   if (first !== undefined && first !== "serve" && !first.startsWith("-")) {
     throw new ConfigError(`Unknown command "${first}": run restic-rest --help`);
@@ -184,6 +217,12 @@ export function parseCommand(args: string[], env: Record<string, string | undefi
       htpasswdFile: string("htpasswd-file"),
       noVerifyUpload: flag("no-verify-upload"),
       appendOnly: flag("append-only"),
+      privateRepos: flag("private-repos"),
+      policy: string("policy"),
+      proxyAuthUsername: string("proxy-auth-username"),
+      tls: flag("tls"),
+      tlsCert: string("tls-cert"),
+      tlsKey: string("tls-key"),
       debug: flag("debug"),
       shutdownTimeout: string("shutdown-timeout"),
     }),
@@ -197,4 +236,50 @@ export function parseCommand(args: string[], env: Record<string, string | undefi
  */
 export function usageText(): string {
   return usage();
+}
+
+/** Parses `user add|remove|list NAME` with its few options. */
+function parseUserCommand(args: string[], env: Record<string, string | undefined>): Command {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args,
+      options: {
+        path: { type: "string" },
+        "htpasswd-file": { type: "string" },
+        "password-stdin": { type: "boolean" },
+        help: { type: "boolean", short: "h" },
+      },
+      allowPositionals: true,
+      strict: true,
+    });
+  } catch (err) {
+    const message = err instanceof Error ? err.message : String(err);
+    throw new ConfigError(`Cannot read the command line: ${message.split("\n")[0]}`);
+  }
+  const { values, positionals } = parsed;
+  if (values.help) return { kind: "help", text: usage() };
+  const [action, name, ...extra] = positionals;
+  if (action !== "add" && action !== "remove" && action !== "list") {
+    throw new ConfigError(`Unknown user action "${action ?? ""}": use add, remove or list`);
+  }
+  if (action !== "list" && name === undefined) {
+    throw new ConfigError(
+      `Cannot ${action} a user without a name: restic-rest user ${action} NAME`,
+    );
+  }
+  if (extra.length > 0 || (action === "list" && name !== undefined)) {
+    throw new ConfigError(`Unexpected argument "${extra[0] ?? name}"`);
+  }
+  const dataDir = values.path ?? env[envName("path")] ?? DEFAULT_DATA_DIR;
+  return {
+    kind: "user",
+    command: {
+      action,
+      name: name ?? null,
+      htpasswdFile: values["htpasswd-file"] ?? env[envName("htpasswd-file")] ??
+        join(dataDir, ".htpasswd"),
+      passwordStdin: values["password-stdin"] ?? false,
+    },
+  };
 }

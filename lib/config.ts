@@ -25,6 +25,14 @@ export interface ServeConfig {
   verifyUpload: boolean;
   /** No deletes (but of locks) and no overwrites. */
   appendOnly: boolean;
+  /** Users reach only repositories below their own name. */
+  privateRepos: boolean;
+  /** Trust this request header for the user name (behind a reverse proxy). */
+  proxyAuthUsername: string | null;
+  /** The policy file, if any. */
+  policyFile: string | null;
+  /** TLS certificate and key files, when serving HTTPS. */
+  tls: { certFile: string; keyFile: string } | null;
   /** Log one line per request and every 4xx reason. */
   debug: boolean;
   /** How long in-flight requests may run on after SIGINT/SIGTERM. */
@@ -92,6 +100,12 @@ export interface ServeChoices {
   htpasswdFile?: string;
   noVerifyUpload?: boolean;
   appendOnly?: boolean;
+  privateRepos?: boolean;
+  proxyAuthUsername?: string;
+  policy?: string;
+  tls?: boolean;
+  tlsCert?: string;
+  tlsKey?: string;
   debug?: boolean;
   shutdownTimeout?: string;
 }
@@ -114,6 +128,16 @@ export function buildServeConfig(choices: ServeChoices): ServeConfig {
       );
     }
   }
+  if (!choices.tls && (choices.tlsCert || choices.tlsKey)) {
+    throw new ConfigError("Cannot use --tls-cert or --tls-key without --tls: add --tls");
+  }
+  if (
+    choices.proxyAuthUsername !== undefined && !/^[A-Za-z0-9-]+$/.test(choices.proxyAuthUsername)
+  ) {
+    throw new ConfigError(
+      `Cannot use --proxy-auth-username "${choices.proxyAuthUsername}": give a header name`,
+    );
+  }
   return {
     dataDir,
     listen: parseListen(choices.listen ?? DEFAULT_LISTEN),
@@ -121,7 +145,44 @@ export function buildServeConfig(choices: ServeChoices): ServeConfig {
     htpasswdFile: choices.htpasswdFile || join(dataDir, ".htpasswd"),
     verifyUpload: !(choices.noVerifyUpload ?? false),
     appendOnly: choices.appendOnly ?? false,
+    privateRepos: choices.privateRepos ?? false,
+    proxyAuthUsername: choices.proxyAuthUsername ?? null,
+    policyFile: choices.policy || null,
+    tls: choices.tls
+      ? {
+        certFile: choices.tlsCert || join(dataDir, "public_key"),
+        keyFile: choices.tlsKey || join(dataDir, "private_key"),
+      }
+      : null,
     debug: choices.debug ?? false,
     shutdownTimeoutSeconds,
   };
+}
+
+const SIZE_UNITS: Record<string, number> = {
+  "": 1,
+  K: 1024,
+  M: 1024 ** 2,
+  G: 1024 ** 3,
+  T: 1024 ** 4,
+};
+
+/**
+ * Parses a size: bytes, or a number with K, M, G or T (powers of 1024,
+ * optionally followed by `B` or `iB`), such as `500M` or `10G`.
+ *
+ * @param value The size as written.
+ * @returns Bytes.
+ * @throws {ConfigError} When it is not a size.
+ */
+export function parseSize(value: string): number {
+  const match = /^\s*(\d+(?:\.\d+)?)\s*([KMGT]?)(?:i?B)?\s*$/i.exec(value);
+  if (!match) {
+    throw new ConfigError(`Cannot read size "${value}": use bytes or a number with K, M, G or T`);
+  }
+  const bytes = Math.floor(Number(match[1]) * SIZE_UNITS[match[2].toUpperCase()]);
+  if (!Number.isSafeInteger(bytes) || bytes <= 0) {
+    throw new ConfigError(`Cannot use size "${value}": it must be above 0`);
+  }
+  return bytes;
 }

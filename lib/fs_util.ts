@@ -6,7 +6,9 @@
  * @module
  */
 
-export { dirname, join } from "node:path";
+import { basename, dirname, join } from "node:path";
+
+export { dirname, join };
 
 /**
  * Tells whether a path exists (without following a final symlink's target).
@@ -57,4 +59,32 @@ export function errorCode(err: unknown): string | undefined {
     return err.code;
   }
   return undefined;
+}
+
+/**
+ * Replaces a small file atomically: a temp file beside it (mode `mode`),
+ * fsync, rename, fsync of the folder. Readers see the old or the new file,
+ * never a part of one.
+ *
+ * @param path The file.
+ * @param text The new content.
+ * @param mode Permission bits of the new file.
+ */
+export async function writeFileAtomic(path: string, text: string, mode: number): Promise<void> {
+  const dir = dirname(path);
+  const suffix = crypto.getRandomValues(new Uint32Array(1))[0].toString(16);
+  const temp = join(dir, `.${basename(path)}.${suffix}.tmp`);
+  const data = new TextEncoder().encode(text);
+  try {
+    using file = await Deno.open(temp, { write: true, createNew: true, mode });
+    let offset = 0;
+    while (offset < data.length) offset += await file.write(data.subarray(offset));
+    if (Deno.build.os !== "windows") await Deno.chmod(temp, mode); // whatever the umask
+    await file.sync();
+  } catch (err) {
+    await Deno.remove(temp).catch(() => {});
+    throw err;
+  }
+  await Deno.rename(temp, path);
+  await syncDir(dir);
 }

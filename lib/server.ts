@@ -1,26 +1,110 @@
 /**
- * Runs the app on a listener: start-up checks and lines, `Deno.serve`,
- * signals and graceful shutdown.
+ * Runs the app on a listener: start-up checks and lines, authentication and
+ * policy set-up, TLS and unix sockets, reload and graceful shutdown.
  *
  * @module
  */
 
 import { createApp } from "./app.ts";
+import { type Authenticator, HtpasswdAuth, ProxyHeaderAuth } from "./auth.ts";
 import { VERSION } from "./cli.ts";
 import { ConfigError, formatAddress, type ServeConfig } from "./config.ts";
 import { statusResponse } from "./http_error.ts";
 import { STATUS_CODE } from "./http_status.ts";
 import type { Logger } from "./log.ts";
+import { checkPolicyAgainstFlags, parsePolicy, type Policy } from "./policy.ts";
 import { FsStorage } from "./storage/fs.ts";
 
 /** A server that is listening. */
 export interface RunningServer {
   /** The bound address as printed in `start server on …`. */
   address: string;
+  /** Re-reads the htpasswd file (SIGHUP). */
+  reload(): Promise<void>;
   /** Stops taking requests, waits for running ones up to the grace period, aborts the rest. */
   shutdown(): Promise<void>;
   /** Settles when the server has stopped. */
   finished: Promise<void>;
+}
+
+async function buildAuth(
+  config: ServeConfig,
+  log: Logger,
+): Promise<{ auth: Authenticator | null; description: string }> {
+  if (config.proxyAuthUsername !== null) {
+    if (config.noAuth) {
+      throw new ConfigError(
+        "Cannot combine --no-auth with --proxy-auth-username: drop one of them",
+      );
+    }
+    return {
+      auth: new ProxyHeaderAuth(config.proxyAuthUsername),
+      description: `authentication: user name from the ${config.proxyAuthUsername} header`,
+    };
+  }
+  if (config.noAuth) {
+    return { auth: null, description: "authentication disabled (--no-auth)" };
+  }
+  const auth = await HtpasswdAuth.load({ file: config.htpasswdFile, log });
+  return {
+    auth,
+    description: `authentication: ${auth.userCount} user(s) from ${config.htpasswdFile}`,
+  };
+}
+
+async function loadPolicy(config: ServeConfig): Promise<Policy | null> {
+  if (config.policyFile === null) return null;
+  let text: string;
+  try {
+    text = await Deno.readTextFile(config.policyFile);
+  } catch (err) {
+    throw new ConfigError(
+      `Cannot read policy file "${config.policyFile}": ${(err as Error).message}`,
+    );
+  }
+  const policy = parsePolicy(text, config.policyFile);
+  checkPolicyAgainstFlags(policy, config);
+  return policy;
+}
+
+async function readTls(config: ServeConfig): Promise<{ cert: string; key: string } | null> {
+  if (config.tls === null) return null;
+  if (config.listen.transport === "unix") {
+    throw new ConfigError("Cannot combine --tls with a unix socket: drop one of them");
+  }
+  const read = async (file: string, what: string): Promise<string> => {
+    try {
+      return await Deno.readTextFile(file);
+    } catch (err) {
+      throw new ConfigError(`Cannot read TLS ${what} "${file}": ${(err as Error).message}`);
+    }
+  };
+  return {
+    cert: await read(config.tls.certFile, "certificate"),
+    key: await read(config.tls.keyFile, "key"),
+  };
+}
+
+/** Removes a socket file left by a server that is gone; refuses a live one. */
+async function clearStaleSocket(path: string): Promise<void> {
+  let info: Deno.FileInfo;
+  try {
+    info = await Deno.lstat(path);
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound) return;
+    throw err;
+  }
+  if (!info.isSocket) {
+    throw new ConfigError(`Cannot listen on unix:${path}: something that is not a socket is there`);
+  }
+  try {
+    const conn = await Deno.connect({ transport: "unix", path });
+    conn.close();
+  } catch {
+    await Deno.remove(path); // nobody answers: a leftover of a crash
+    return;
+  }
+  throw new ConfigError(`Cannot listen on unix:${path}: another server is listening there`);
 }
 
 /**
@@ -30,30 +114,34 @@ export interface RunningServer {
  * @param config The validated configuration.
  * @param log Where start-up lines and errors go.
  * @returns The running server.
- * @throws {ConfigError} When the configuration cannot run (such as no authentication).
+ * @throws {ConfigError} When the configuration cannot run.
  */
 export async function startServer(config: ServeConfig, log: Logger): Promise<RunningServer> {
-  if (!config.noAuth) {
-    throw new ConfigError(
-      "Cannot start without authentication yet: pass --no-auth to serve without it",
-    );
-  }
+  const { auth, description } = await buildAuth(config, log);
+  const policy = await loadPolicy(config);
+  const tls = await readTls(config);
   const storage = new FsStorage(config.dataDir);
   const { removedTempFiles } = await storage.recover();
   log.info(`restic-rest ${VERSION}`);
+  log.info(description);
   log.info(`data directory: ${await Deno.realPath(config.dataDir)}`);
   if (removedTempFiles > 0) log.info(`removed ${removedTempFiles} unfinished upload(s)`);
-  log.info("authentication disabled (--no-auth)");
   if (config.appendOnly) log.info("append-only mode");
+  if (config.privateRepos) log.info("private repositories");
+  if (policy) log.info(`policy: ${config.policyFile}`);
   if (!config.verifyUpload) log.info("upload verification disabled (--no-verify-upload)");
 
   const app = trackInFlight(createApp({
     storage,
     log,
+    auth,
+    policy,
     verifyUpload: config.verifyUpload,
     appendOnly: config.appendOnly,
+    privateRepos: config.privateRepos,
   }));
   const { listen } = config;
+  if (listen.transport === "unix") await clearStaleSocket(listen.path);
   const { promise: listening, resolve: onListen } = Promise.withResolvers<Deno.Addr>();
   const serveOptions = {
     onListen: (address: Deno.Addr) => onListen(address),
@@ -64,7 +152,10 @@ export async function startServer(config: ServeConfig, log: Logger): Promise<Run
   };
   const server = listen.transport === "unix"
     ? Deno.serve({ ...serveOptions, path: listen.path }, app.handle)
-    : Deno.serve({ ...serveOptions, hostname: listen.hostname, port: listen.port }, app.handle);
+    : Deno.serve(
+      { ...serveOptions, ...tls, hostname: listen.hostname, port: listen.port },
+      app.handle,
+    );
   const address = formatAddress(await listening);
   log.info(`start server on ${address}`);
 
@@ -79,10 +170,14 @@ export async function startServer(config: ServeConfig, log: Logger): Promise<Run
       await withDeadline(app.drain(), deadline);
       await withDeadline(server.shutdown(), deadline);
       storage.abortUploads();
+      if (listen.transport === "unix") await Deno.remove(listen.path).catch(() => {});
     })();
     return stopping;
   }
-  return { address, shutdown, finished: server.finished };
+  async function reload(): Promise<void> {
+    if (auth instanceof HtpasswdAuth) await auth.reload("SIGHUP");
+  }
+  return { address, reload, shutdown, finished: server.finished };
 }
 
 /** Settles when `work` does or when `deadline` (epoch ms) passes, whichever is first. */
@@ -97,24 +192,26 @@ async function withDeadline(work: Promise<void>, deadline: number): Promise<void
 
 /** A handler that counts the requests it is running and can refuse new ones. */
 interface TrackedHandler {
-  handle: (request: Request) => Promise<Response>;
+  handle: (request: Request, info: Deno.ServeHandlerInfo) => Promise<Response>;
   /** From now on answer 503; settles when no handler is running. */
   drain(): Promise<void>;
 }
 
-function trackInFlight(app: (request: Request) => Promise<Response>): TrackedHandler {
+function trackInFlight(
+  app: (request: Request, info: Deno.ServeHandlerInfo) => Promise<Response>,
+): TrackedHandler {
   let running = 0;
   let draining = false;
   const idle = Promise.withResolvers<void>();
   return {
-    async handle(request) {
+    async handle(request, info) {
       if (draining) {
         await request.body?.cancel().catch(() => {});
         return statusResponse(STATUS_CODE.ServiceUnavailable, { connection: "close" });
       }
       running++;
       try {
-        return await app(request);
+        return await app(request, info);
       } finally {
         if (--running === 0 && draining) idle.resolve();
       }

@@ -59,7 +59,15 @@ export async function testApp(
   const log = memoryLogger();
   const storage = new FsStorage(dir.path);
   await storage.recover();
-  const app = createApp({ storage, log, verifyUpload: true, appendOnly: false, ...options });
+  const app = createApp({
+    storage,
+    log,
+    verifyUpload: true,
+    appendOnly: false,
+    privateRepos: false,
+    policy: null,
+    ...options,
+  });
   return { app, dir: dir.path, log, [Symbol.asyncDispose]: () => dir[Symbol.asyncDispose]() };
 }
 
