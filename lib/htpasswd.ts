@@ -95,6 +95,14 @@ function constantTimeEqual(a: string, b: string): boolean {
 }
 
 /**
+ * apache-md5 hashes one byte per character (a "binary string"), while
+ * Apache hashes the password's UTF-8 bytes: hand it those bytes.
+ */
+function utf8AsBinaryString(text: string): string {
+  return String.fromCharCode(...new TextEncoder().encode(text));
+}
+
+/**
  * Checks a password against a stored hash in constant time (for the
  * comparison; the hash itself takes what its format costs).
  *
@@ -112,7 +120,7 @@ export function verifyPassword(password: string, hash: string): boolean {
         hash,
       );
     case "apr1":
-      return constantTimeEqual(apacheMd5(password, hash), hash);
+      return constantTimeEqual(apacheMd5(utf8AsBinaryString(password), hash), hash);
     case "sha256crypt":
     case "sha512crypt":
       return constantTimeEqual(shaCrypt(password, hash.slice(0, hash.lastIndexOf("$"))), hash);

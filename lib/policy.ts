@@ -68,7 +68,7 @@ function parsePattern(text: string, where: string, allowUser: boolean): string[]
   const segments = text === "/" ? [] : text.slice(1, -1).split("/");
   for (const segment of segments) {
     const special = segment === ANY_SEGMENT || (allowUser && segment === USER_PLACEHOLDER);
-    if (!special && !isValidRepoSegment(segment)) {
+    if (!special && (!isValidRepoSegment(segment) || /[{}*]/.test(segment))) {
       throw new ConfigError(
         `Cannot use policy path "${text}" (${where}): "${segment}" is not a valid folder name` +
           (allowUser ? "" : `; use ${ANY_SEGMENT} for any folder`),
@@ -157,6 +157,7 @@ export function parsePolicy(text: string, file: string): Policy {
 
   return {
     modeFor(user, repo) {
+      if (!USERNAME_PATTERN.test(user)) return null;
       let best: Rule | null = null;
       for (const rule of rules) {
         if (rule.named && rule.source !== user) continue;

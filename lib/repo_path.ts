@@ -27,9 +27,11 @@ export type Target =
 /** Longest accepted segment in UTF-8 bytes: the usual file name limit. */
 const MAX_SEGMENT_BYTES = 255;
 
-// NUL, other control characters, backslash and slash: never part of a folder name here.
+// NUL, other control characters, backslash and slash: never part of a folder
+// name here. `%` after decoding means double encoding (`%252e`), which a proxy
+// that decodes again would turn into `..`: refused as well.
 // deno-lint-ignore no-control-regex
-const FORBIDDEN_SEGMENT_CHARS = /[\u0000-\u001f\u007f\\/]/;
+const FORBIDDEN_SEGMENT_CHARS = /[\u0000-\u001f\u007f\\/%]/;
 
 const encoder = new TextEncoder();
 
@@ -38,7 +40,7 @@ const encoder = new TextEncoder();
  *
  * Refused: empty, `.`/`..` and any dotfile (so `.htpasswd` or `.ssh` under
  * the data directory is never served), NUL, control characters, `\`, a
- * decoded `/`, names of the repository's own folders, and over-long names.
+ * decoded `/` or `%`, names of the repository's own folders, and over-long names.
  *
  * @param segment One percent-decoded path segment.
  * @returns `true` when the segment is safe to use as a folder name.

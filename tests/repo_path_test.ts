@@ -87,6 +87,9 @@ const CASES: [string, Target | null][] = [
   ["/a%5cb/", null],
   ["/a\\b/", null],
   ["/..%5c/config", null],
+  ["/%252e%252e/config", null], // double encoding
+  ["/a/%252e%252e/b/", null],
+  ["/100%25/", null],
   // empty segments
   ["//", null],
   ["//config", null],

@@ -33,6 +33,7 @@ Deno.test("main refuses to start without authentication, naming the fix", async 
   const lines = result.stderr.trim().split("\n");
   assert.equal(lines.length, 1, result.stderr);
   assert.match(lines[0], /--no-auth/);
+  assert.match(lines[0], /restic-rest user add NAME/);
 });
 
 Deno.test("main prints --version from deno.json and --help on stdout", async () => {
