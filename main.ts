@@ -6,7 +6,7 @@
 
 import { parseCommand } from "./lib/cli.ts";
 import { ConfigError } from "./lib/config.ts";
-import { createLogger, printOut } from "./lib/log.ts";
+import { createLogger, openAccessLog, printOut } from "./lib/log.ts";
 import { startServer } from "./lib/server.ts";
 import { runUserCommand, terminalIo } from "./lib/user_command.ts";
 
@@ -28,7 +28,11 @@ export async function main(args: string[]): Promise<number> {
       await runUserCommand(command.command, terminalIo(printOut));
       return 0;
     }
-    const serverLog = createLogger({ debug: command.config.debug });
+    const { debug, accessLog } = command.config;
+    const serverLog = createLogger({
+      debug,
+      writeAccess: accessLog === null ? undefined : openAccessLog(accessLog),
+    });
     const server = await startServer(command.config, serverLog);
     const stop = (): void => {
       server.shutdown().then(() => Deno.exit(0));

@@ -1,7 +1,8 @@
 /**
  * The request pipeline as a plain `(Request) => Promise<Response>`:
- * authenticate, parse the target, authorise, route, and turn every error
- * into a response in one place. No socket is needed to test it.
+ * health and metrics first, then authenticate, parse the target, authorise,
+ * route, and turn every error into a response in one place; one access log
+ * line per request. No socket is needed to test it.
  *
  * @module
  */
@@ -12,12 +13,16 @@ import { createHandlers } from "./handlers.ts";
 import { errorToResponse, HttpError } from "./http_error.ts";
 import { STATUS_CODE } from "./http_status.ts";
 import type { Logger } from "./log.ts";
+import { type Metrics, METRICS_MEDIA_TYPE } from "./metrics.ts";
 import { parseTarget } from "./repo_path.ts";
 import { createRouter } from "./router.ts";
 import type { Storage } from "./storage/types.ts";
 
 /** The realm sent with every 401, so browsers and wget ask for credentials. */
 export const AUTH_REALM = "restic-rest";
+
+/** The only user who may read `/metrics` when repositories are private (as rest-server). */
+export const METRICS_USER = "metrics";
 
 /** What the pipeline is built from. */
 export interface AppOptions extends AccessRules {
@@ -27,6 +32,10 @@ export interface AppOptions extends AccessRules {
   verifyUpload: boolean;
   /** Who is asking; `null` serves everybody (`--no-auth`). */
   auth?: Authenticator | null;
+  /** Serve `/metrics` (`--prometheus`). */
+  metrics?: Metrics | null;
+  /** Serve `/metrics` without authentication (`--prometheus-no-auth`). */
+  metricsNoAuth?: boolean;
 }
 
 /** Facts about the connection, as `Deno.serve` passes them. */
@@ -49,10 +58,22 @@ function unauthorized(reason: string): HttpError {
   });
 }
 
+function json(status: number, body: unknown): Response {
+  return new Response(JSON.stringify(body) + "\n", {
+    status,
+    headers: { "content-type": "application/json", "cache-control": "no-store" },
+  });
+}
+
+/** Who made a request, as far as it is known; filled in while handling it. */
+interface Caller {
+  user: string | null;
+}
+
 /**
  * Builds the request handler.
  *
- * @param options Storage, log, authentication and access rules.
+ * @param options Storage, log, authentication, access rules and metrics.
  * @returns The handler.
  *
  * @example
@@ -63,42 +84,86 @@ function unauthorized(reason: string): HttpError {
  * ```
  */
 export function createApp(options: AppOptions): AppHandler {
-  const { log, auth = null } = options;
+  const { log, storage, auth = null, metrics = null } = options;
   const route = createRouter(createHandlers(options));
 
-  async function dispatch(request: Request, url: URL, info?: ConnectionInfo): Promise<Response> {
-    let user: string | null = null;
-    if (auth) {
-      const result = await auth.authenticate(request);
-      if (!result.ok) {
-        if (result.user !== undefined) {
-          log.warn(
-            `failed login for user "${result.user}" from ${clientAddress(info)}: ${result.reason}`,
-          );
-        }
-        throw unauthorized(result.reason);
+  async function authenticate(
+    request: Request,
+    caller: Caller,
+    info?: ConnectionInfo,
+  ): Promise<void> {
+    if (!auth) return;
+    const result = await auth.authenticate(request);
+    caller.user = result.user ?? null;
+    if (!result.ok) {
+      if (result.user !== undefined) {
+        log.warn(
+          `failed login for user "${result.user}" from ${clientAddress(info)}: ${result.reason}`,
+        );
       }
-      user = result.user;
+      throw unauthorized(result.reason);
     }
+  }
+
+  async function health(request: Request): Promise<Response> {
+    if (request.method !== "GET" && request.method !== "HEAD") {
+      throw new HttpError(STATUS_CODE.MethodNotAllowed, "/healthz takes GET", {
+        allow: "GET, HEAD",
+      });
+    }
+    return (await storage.checkWritable())
+      ? json(STATUS_CODE.OK, { status: "ok" })
+      : json(STATUS_CODE.ServiceUnavailable, { status: "unavailable" });
+  }
+
+  async function serveMetrics(
+    request: Request,
+    caller: Caller,
+    info?: ConnectionInfo,
+  ): Promise<Response> {
+    if (!options.metricsNoAuth) {
+      await authenticate(request, caller, info);
+      if (options.privateRepos && caller.user !== null && caller.user !== METRICS_USER) {
+        throw unauthorized(`only "${METRICS_USER}" may read /metrics with --private-repos`);
+      }
+    }
+    if (request.method !== "GET" && request.method !== "HEAD") {
+      throw new HttpError(STATUS_CODE.MethodNotAllowed, "/metrics takes GET", {
+        allow: "GET, HEAD",
+      });
+    }
+    return new Response(metrics!.render(), { headers: { "content-type": METRICS_MEDIA_TYPE } });
+  }
+
+  async function dispatch(
+    request: Request,
+    url: URL,
+    caller: Caller,
+    info?: ConnectionInfo,
+  ): Promise<Response> {
+    if (url.pathname === "/healthz") return await health(request);
+    if (url.pathname === "/metrics" && metrics) return await serveMetrics(request, caller, info);
+    await authenticate(request, caller, info);
     const target = parseTarget(url.pathname);
     if (target === null) {
       throw new HttpError(STATUS_CODE.NotFound, "the path names no repository, type or object");
     }
-    const decision = decideAccess(options, user, target.repo);
+    const decision = decideAccess(options, caller.user, target.repo);
     if (!decision.ok) {
       throw decision.status === 401
         ? unauthorized(decision.reason)
         : new HttpError(STATUS_CODE.Forbidden, decision.reason);
     }
-    return await route({ request, target, access: decision.mode, user });
+    return await route({ request, target, access: decision.mode, user: caller.user });
   }
 
   return async function handle(request: Request, info?: ConnectionInfo): Promise<Response> {
     const url = new URL(request.url);
+    const caller: Caller = { user: null };
     let response: Response;
     let reason = "";
     try {
-      response = await dispatch(request, url, info);
+      response = await dispatch(request, url, caller, info);
     } catch (err) {
       ({ response, reason } = errorToResponse(err));
       if (response.status >= 500) log.error(`${request.method} ${url.pathname}: ${reason}`);
@@ -108,6 +173,18 @@ export function createApp(options: AppOptions): AppHandler {
         `${request.method} ${url.pathname} ${response.status}${reason ? ` (${reason})` : ""}`,
       );
     }
+    const length = response.headers.get("content-length");
+    log.access({
+      remote: clientAddress(info),
+      user: caller.user,
+      time: new Date(),
+      method: request.method,
+      target: url.pathname + url.search,
+      status: response.status,
+      bytes: request.method === "HEAD" || length === null ? null : Number(length),
+      referer: request.headers.get("referer"),
+      userAgent: request.headers.get("user-agent"),
+    });
     return response;
   };
 }

@@ -89,9 +89,40 @@ const SERVE_OPTIONS: readonly OptionSpec[] = [
     value: "SECONDS",
     help: "grace period for requests at shutdown (default 10)",
   },
+  {
+    name: "max-size",
+    type: "string",
+    value: "SIZE",
+    help: "budget for the data directory: bytes, or 500M, 10G, 2T",
+  },
+  {
+    name: "log",
+    type: "string",
+    value: "FILE",
+    help: "access log in combined format to FILE, or - for stdout",
+  },
+  { name: "prometheus", type: "boolean", help: "serve Prometheus metrics at /metrics" },
+  { name: "prometheus-no-auth", type: "boolean", help: "serve /metrics without authentication" },
+  {
+    name: "group-accessible-repos",
+    type: "boolean",
+    help: "let the file system group read repositories (0770/0660)",
+  },
   { name: "debug", type: "boolean", help: "log every request and the reason for every 4xx" },
+  {
+    name: "tls-min-ver",
+    type: "string",
+    value: "VER",
+    help: "rest-server's flag; only 1.2 (the default) is possible",
+  },
+  {
+    name: "cpu-profile",
+    type: "string",
+    value: "FILE",
+    help: "rest-server's flag; refused: use deno run --cpu-prof",
+  },
   { name: "help", type: "boolean", short: "h", help: "show this help" },
-  { name: "version", type: "boolean", short: "V", help: "show the version" },
+  { name: "version", type: "boolean", short: "V", help: "show the version (also -v)" },
 ];
 
 /** The environment variable that stands in for an option. */
@@ -134,6 +165,24 @@ function parseBoolean(name: string, value: string): boolean {
   throw new ConfigError(`Cannot read ${name}="${value}": use true or false`);
 }
 
+/**
+ * Rewrites rest-server's (pflag's) spellings that `parseArgs` does not take:
+ * `--flag=true|false` for booleans and `-v` for the version.
+ */
+function normaliseArgs(args: string[]): { args: string[]; explicitFalse: Set<string> } {
+  const booleans = new Set(SERVE_OPTIONS.filter((o) => o.type === "boolean").map((o) => o.name));
+  const explicitFalse = new Set<string>();
+  const out: string[] = [];
+  for (const arg of args) {
+    const match = /^--([a-z-]+)=(.*)$/.exec(arg);
+    if (match && booleans.has(match[1])) {
+      if (parseBoolean(`--${match[1]}`, match[2])) out.push(`--${match[1]}`);
+      else explicitFalse.add(match[1]);
+    } else out.push(arg === "-v" ? "--version" : arg);
+  }
+  return { args: out, explicitFalse };
+}
+
 /** Options from argv, with the environment filling in what argv leaves out. */
 function readOptions(
   args: string[],
@@ -143,10 +192,11 @@ function readOptions(
   positionals: string[];
   fromEnv: Set<string>;
 } {
+  const normalised = normaliseArgs(args);
   let parsed;
   try {
     parsed = parseArgs({
-      args,
+      args: normalised.args,
       options: Object.fromEntries(
         SERVE_OPTIONS.map((
           o,
@@ -160,6 +210,7 @@ function readOptions(
     throw new ConfigError(`Cannot read the command line: ${message.split("\n")[0]}`);
   }
   const values: Record<string, string | boolean | undefined> = { ...parsed.values };
+  for (const name of normalised.explicitFalse) values[name] = false;
   const fromEnv = new Set<string>();
   for (const option of SERVE_OPTIONS) {
     if (values[option.name] !== undefined || option.name === "help" || option.name === "version") {
@@ -225,6 +276,14 @@ export function parseCommand(args: string[], env: Record<string, string | undefi
       tlsKey: string("tls-key"),
       debug: flag("debug"),
       shutdownTimeout: string("shutdown-timeout"),
+      maxSize: string("max-size"),
+      log: string("log"),
+      prometheus: flag("prometheus"),
+      prometheusNoAuth: flag("prometheus-no-auth"),
+      groupAccessibleRepos: flag("group-accessible-repos"),
+      tlsMinVer: string("tls-min-ver"),
+      cpuProfile: string("cpu-profile"),
+      systemdSockets: env.LISTEN_FDS !== undefined && env.LISTEN_FDS !== "",
     }),
   };
 }

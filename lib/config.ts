@@ -35,6 +35,15 @@ export interface ServeConfig {
   tls: { certFile: string; keyFile: string } | null;
   /** Log one line per request and every 4xx reason. */
   debug: boolean;
+  /** Serve `/metrics`, and whether it needs no authentication. */
+  prometheus: boolean;
+  prometheusNoAuth: boolean;
+  /** The data directory budget in bytes (`--max-size`), if any. */
+  maxSize: number | null;
+  /** The access log: a file, `-` for stdout, or `null`. */
+  accessLog: string | null;
+  /** Folders 0770 and files 0660, so a group can read the repositories. */
+  groupAccessibleRepos: boolean;
   /** How long in-flight requests may run on after SIGINT/SIGTERM. */
   shutdownTimeoutSeconds: number;
 }
@@ -108,6 +117,15 @@ export interface ServeChoices {
   tlsKey?: string;
   debug?: boolean;
   shutdownTimeout?: string;
+  prometheus?: boolean;
+  prometheusNoAuth?: boolean;
+  maxSize?: string;
+  log?: string;
+  groupAccessibleRepos?: boolean;
+  cpuProfile?: string;
+  tlsMinVer?: string;
+  /** Set when systemd passed listening sockets (LISTEN_FDS). */
+  systemdSockets?: boolean;
 }
 
 /**
@@ -127,6 +145,24 @@ export function buildServeConfig(choices: ServeChoices): ServeConfig {
         `Cannot use --shutdown-timeout "${choices.shutdownTimeout}": give seconds, 0 or more`,
       );
     }
+  }
+  if (choices.cpuProfile !== undefined) {
+    throw new ConfigError(
+      "Cannot write a Go CPU profile (--cpu-profile): run under `deno run --cpu-prof` instead",
+    );
+  }
+  if (choices.systemdSockets) {
+    throw new ConfigError(
+      "Cannot take sockets from systemd (LISTEN_FDS): Deno cannot adopt them; drop the .socket unit and use --listen",
+    );
+  }
+  if (choices.tlsMinVer !== undefined && choices.tlsMinVer !== "1.2") {
+    throw new ConfigError(
+      `Cannot use --tls-min-ver "${choices.tlsMinVer}": Deno's TLS always allows 1.2 and 1.3; only "1.2" applies`,
+    );
+  }
+  if (choices.prometheusNoAuth && !choices.prometheus) {
+    throw new ConfigError("Cannot use --prometheus-no-auth without --prometheus: add --prometheus");
   }
   if (!choices.tls && (choices.tlsCert || choices.tlsKey)) {
     throw new ConfigError("Cannot use --tls-cert or --tls-key without --tls: add --tls");
@@ -155,6 +191,13 @@ export function buildServeConfig(choices: ServeChoices): ServeConfig {
       }
       : null,
     debug: choices.debug ?? false,
+    prometheus: choices.prometheus ?? false,
+    prometheusNoAuth: choices.prometheusNoAuth ?? false,
+    maxSize: choices.maxSize === undefined || choices.maxSize === "0"
+      ? null
+      : parseSize(choices.maxSize),
+    accessLog: choices.log || null,
+    groupAccessibleRepos: choices.groupAccessibleRepos ?? false,
     shutdownTimeoutSeconds,
   };
 }

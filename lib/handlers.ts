@@ -13,6 +13,7 @@ import { parseRange } from "./range.ts";
 import type { Target } from "./repo_path.ts";
 import { LIST_V1_MEDIA_TYPE, LIST_V2_MEDIA_TYPE, OBJECT_MEDIA_TYPE } from "./restic.ts";
 import type { ObjectRef, Storage } from "./storage/types.ts";
+import type { Metrics } from "./metrics.ts";
 
 /** Everything a handler knows about one request. */
 export interface RequestContext {
@@ -32,6 +33,8 @@ export interface HandlerDeps {
   storage: Storage;
   /** Check each upload's SHA-256 against its name. */
   verifyUpload: boolean;
+  /** Counts blob reads, writes and deletes, when metrics are on. */
+  metrics?: Metrics | null;
 }
 
 /** The REST operations, by name. */
@@ -79,7 +82,18 @@ function parseContentLength(request: Request): number | null {
  * @returns One handler per operation.
  */
 export function createHandlers(deps: HandlerDeps): Handlers {
-  const { storage } = deps;
+  const { storage, metrics = null } = deps;
+
+  /** Counts a blob operation; the config is not a blob. */
+  function count(
+    operation: "read" | "write" | "delete",
+    { user, target }: RequestContext,
+    bytes: number,
+  ): void {
+    if (metrics && target.kind === "object") {
+      metrics.record(operation, user ?? "", target.repo, target.type, bytes);
+    }
+  }
 
   async function createRepo({ request, target, access }: RequestContext): Promise<Response> {
     if (new URL(request.url).searchParams.get("create") !== "true") {
@@ -100,7 +114,8 @@ export function createHandlers(deps: HandlerDeps): Handlers {
     });
   }
 
-  async function getObject({ request, target }: RequestContext): Promise<Response> {
+  async function getObject(ctx: RequestContext): Promise<Response> {
+    const { request, target } = ctx;
     const object = await storage.open(objectRef(target));
     const { size } = object;
     const range = parseRange(request.headers.get("range"), size);
@@ -113,12 +128,14 @@ export function createHandlers(deps: HandlerDeps): Handlers {
       );
     }
     if (range.kind === "full") {
+      count("read", ctx, size);
       return new Response(object.stream(0, size - 1), {
         status: STATUS_CODE.OK,
         headers: { ...OBJECT_HEADERS, "content-length": String(size) },
       });
     }
     const { start, end } = range;
+    count("read", ctx, end - start + 1);
     return new Response(object.stream(start, end), {
       status: STATUS_CODE.PartialContent,
       headers: {
@@ -129,22 +146,29 @@ export function createHandlers(deps: HandlerDeps): Handlers {
     });
   }
 
-  async function saveObject({ request, target, access }: RequestContext): Promise<Response> {
+  async function saveObject(ctx: RequestContext): Promise<Response> {
+    const { request, target, access } = ctx;
     const ref = objectRef(target);
     if (!mayWrite(access, ref.type)) {
       throw new HttpError(STATUS_CODE.Forbidden, `Cannot store ${ref.type} in ${access} mode`);
     }
     const contentLength = parseContentLength(request);
-    await storage.save(ref, request.body, { verifyHash: deps.verifyUpload, contentLength });
+    const saved = await storage.save(ref, request.body, {
+      verifyHash: deps.verifyUpload,
+      contentLength,
+    });
+    if (saved.created) count("write", ctx, saved.size);
     return ok();
   }
 
-  async function deleteObject({ target, access }: RequestContext): Promise<Response> {
+  async function deleteObject(ctx: RequestContext): Promise<Response> {
+    const { target, access } = ctx;
     const ref = objectRef(target);
     if (!mayDelete(access, ref.type)) {
       throw new HttpError(STATUS_CODE.Forbidden, `Cannot delete ${ref.type} in ${access} mode`);
     }
-    await storage.remove(ref);
+    const freed = await storage.remove(ref);
+    if (freed !== null) count("delete", ctx, freed);
     return ok();
   }
 

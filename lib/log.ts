@@ -17,6 +17,57 @@ export interface Logger {
   /** One line per request and every 4xx reason; dropped unless debugging. */
   debug(message: string): void;
   readonly debugEnabled: boolean;
+  /** One access log line per request; dropped unless `--log` is set. */
+  access(entry: AccessEntry): void;
+}
+
+/** One request, as the access log records it. */
+export interface AccessEntry {
+  /** The client address. */
+  remote: string;
+  /** The authenticated user, or the one who tried and failed; `null` when none was sent. */
+  user: string | null;
+  time: Date;
+  method: string;
+  /** Path and query as requested. */
+  target: string;
+  status: number;
+  /** Response body bytes, when known. */
+  bytes: number | null;
+  referer: string | null;
+  userAgent: string | null;
+}
+
+const MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+
+/** Quotes a field the way Apache does: `"` and `\` escaped, control bytes as `\xNN`. */
+function escapeField(value: string): string {
+  return value.replace(
+    // deno-lint-ignore no-control-regex
+    /["\\\x00-\x1f\x7f]/g,
+    (c) =>
+      c === '"' || c === "\\" ? `\\${c}` : `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`,
+  );
+}
+
+/**
+ * Formats an entry in Apache's combined log format:
+ * `host - user [time] "request" status bytes "referer" "user-agent"`.
+ *
+ * @param entry The request.
+ * @returns The line, without a newline.
+ */
+export function formatCombinedLog(entry: AccessEntry): string {
+  const t = entry.time;
+  const pad = (n: number): string => String(n).padStart(2, "0");
+  const time = `${pad(t.getUTCDate())}/${MONTHS[t.getUTCMonth()]}/${t.getUTCFullYear()}:` +
+    `${pad(t.getUTCHours())}:${pad(t.getUTCMinutes())}:${pad(t.getUTCSeconds())} +0000`;
+  const user = entry.user ? escapeField(entry.user).replaceAll(" ", "\\x20") : "-";
+  const bytes = entry.bytes ? String(entry.bytes) : "-";
+  const request = escapeField(`${entry.method} ${entry.target} HTTP/1.1`);
+  const referer = escapeField(entry.referer ?? "-");
+  const agent = escapeField(entry.userAgent ?? "-");
+  return `${entry.remote} - ${user} [${time}] "${request}" ${entry.status} ${bytes} "${referer}" "${agent}"`;
 }
 
 /** Options of {@link createLogger}. */
@@ -24,6 +75,8 @@ export interface LoggerOptions {
   debug: boolean;
   /** Where lines go; stderr by default. Tests pass a collector. */
   write?: (line: string) => void;
+  /** Where access log lines go; none by default. */
+  writeAccess?: (line: string) => void;
 }
 
 const encoder = new TextEncoder();
@@ -46,6 +99,11 @@ export function createLogger(options: LoggerOptions): Logger {
     error: (message) => write(`error: ${message}`),
     debug: options.debug ? (message) => write(`debug: ${message}`) : () => {},
     debugEnabled: options.debug,
+    access: options.writeAccess
+      ? ((writeAccess) => (entry: AccessEntry) => writeAccess(formatCombinedLog(entry)))(
+        options.writeAccess,
+      )
+      : () => {},
   };
 }
 
@@ -56,4 +114,21 @@ export function createLogger(options: LoggerOptions): Logger {
  */
 export function printOut(text: string): void {
   Deno.stdout.writeSync(encoder.encode(text + "\n"));
+}
+
+/**
+ * Opens the access log sink: `-` for stdout, otherwise a file opened for
+ * appending (created with mode 0640).
+ *
+ * @param target `-` or a file path.
+ * @returns A function that writes one line.
+ */
+export function openAccessLog(target: string): (line: string) => void {
+  if (target === "-") return (line) => Deno.stdout.writeSync(encoder.encode(line + "\n"));
+  const file = Deno.openSync(target, { append: true, create: true, mode: 0o640 });
+  return (line) => {
+    const data = encoder.encode(line + "\n");
+    let offset = 0;
+    while (offset < data.length) offset += file.writeSync(data.subarray(offset));
+  };
 }

@@ -13,7 +13,10 @@ import { statusResponse } from "./http_error.ts";
 import { STATUS_CODE } from "./http_status.ts";
 import type { Logger } from "./log.ts";
 import { checkPolicyAgainstFlags, parsePolicy, type Policy } from "./policy.ts";
+import { Inventory } from "./inventory.ts";
+import { Metrics } from "./metrics.ts";
 import { FsStorage } from "./storage/fs.ts";
+import { withQuota } from "./storage/quota.ts";
 
 /** A server that is listening. */
 export interface RunningServer {
@@ -120,13 +123,31 @@ export async function startServer(config: ServeConfig, log: Logger): Promise<Run
   const { auth, description } = await buildAuth(config, log);
   const policy = await loadPolicy(config);
   const tls = await readTls(config);
-  const storage = new FsStorage(config.dataDir);
+  const inventory = new Inventory();
+  const { maxSize } = config;
+  const storage = withQuota(
+    new FsStorage(config.dataDir, { groupAccessible: config.groupAccessibleRepos }),
+    inventory,
+    (repo) => [
+      ...(maxSize === null ? [] : [{ scope: [], maxBytes: maxSize }]),
+      ...(policy?.limitsFor(repo) ?? []),
+    ],
+  );
   const { removedTempFiles } = await storage.recover();
+  const metrics = config.prometheus ? new Metrics(inventory, maxSize) : null;
   log.info(`restic-rest ${VERSION}`);
   log.info(description);
   log.info(`data directory: ${await Deno.realPath(config.dataDir)}`);
   if (removedTempFiles > 0) log.info(`removed ${removedTempFiles} unfinished upload(s)`);
+  log.info(
+    `stored: ${inventory.bytesUnder([])} bytes` +
+      (maxSize === null ? "" : ` of ${maxSize} (--max-size)`),
+  );
   if (config.appendOnly) log.info("append-only mode");
+  if (metrics) {
+    log.info(`metrics at /metrics${config.prometheusNoAuth ? " (no authentication)" : ""}`);
+  }
+  if (config.groupAccessibleRepos) log.info("group-accessible repositories (0770/0660)");
   if (config.privateRepos) log.info("private repositories");
   if (policy) log.info(`policy: ${config.policyFile}`);
   if (!config.verifyUpload) log.info("upload verification disabled (--no-verify-upload)");
@@ -136,6 +157,8 @@ export async function startServer(config: ServeConfig, log: Logger): Promise<Run
     log,
     auth,
     policy,
+    metrics,
+    metricsNoAuth: config.prometheusNoAuth,
     verifyUpload: config.verifyUpload,
     appendOnly: config.appendOnly,
     privateRepos: config.privateRepos,

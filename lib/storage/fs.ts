@@ -8,21 +8,24 @@
 
 import { createHash, type Hash } from "node:crypto";
 import { dirname, ensureDir, errorCode, exists, join, syncDir } from "../fs_util.ts";
-import type { RepoPath } from "../repo_path.ts";
+import { isValidRepoSegment, type RepoPath } from "../repo_path.ts";
 import {
   dataSubfolders,
   isObjectName,
+  isObjectType,
+  MAX_REPO_DEPTH,
   OBJECT_TYPES,
   type ObjectType,
   TEMP_FILE_PREFIX,
 } from "../restic.ts";
 import {
+  type FoundObject,
   type ObjectInfo,
   type ObjectRef,
   type OpenedObject,
   type RecoveryReport,
   type SaveOptions,
-  type SaveOutcome,
+  type SaveResult,
   type Storage,
   StorageError,
 } from "./types.ts";
@@ -39,8 +42,6 @@ const WRITE_BUFFER_BYTES = 1 << 20;
 const READ_CHUNK_BYTES = 256 << 10;
 /** How many `stat` calls a v2 listing runs at once. */
 const LIST_STAT_BATCH = 128;
-/** How deep start-up recovery looks for leftover temp files. */
-const RECOVERY_MAX_DEPTH = 24;
 
 /** Turns an error of a file operation into a {@link StorageError}. */
 function toStorageError(err: unknown, action: string): StorageError {
@@ -71,6 +72,7 @@ async function receiveBody(
   body: ReadableStream<Uint8Array> | null,
   file: Deno.FsFile | null,
   hash: Hash | null,
+  maxBytes = Infinity,
 ): Promise<number> {
   if (body === null) return 0;
   const buffer = file ? new Uint8Array(WRITE_BUFFER_BYTES) : null;
@@ -94,6 +96,10 @@ async function receiveBody(
       if (result.done) break;
       const chunk = result.value;
       total += chunk.length;
+      if (total > maxBytes) {
+        await reader.cancel().catch(() => {});
+        throw new StorageError("QuotaExceeded", `the upload passed its limit of ${maxBytes} bytes`);
+      }
       hash?.update(chunk);
       if (!file || !buffer) continue;
       if (buffered + chunk.length > buffer.length) await flush();
@@ -227,22 +233,57 @@ export class FsStorage implements Storage {
     return join(repoDir, ref.type, ref.name);
   }
 
-  /** Removes temp files that a crash left behind, anywhere below the root. */
-  async recover(): Promise<RecoveryReport> {
+  /**
+   * Removes temp files that a crash left behind, anywhere below the root,
+   * and reports every stored object (for usage and metrics).
+   */
+  async recover(onObject: (found: FoundObject) => void = () => {}): Promise<RecoveryReport> {
     await ensureDir(this.#root, this.#dirMode);
     let removedTempFiles = 0;
-    const visit = async (dir: string, depth: number): Promise<void> => {
+    const removeTemp = async (path: string): Promise<void> => {
+      await Deno.remove(path).catch(() => {});
+      removedTempFiles++;
+    };
+    const report = async (folder: string, names: string[], ref: (name: string) => ObjectRef) => {
+      const infos = await Promise.all(
+        names.map((n) => Deno.stat(join(folder, n)).catch(() => null)),
+      );
+      infos.forEach((info, i) => {
+        if (info?.isFile) {
+          onObject({ ref: ref(names[i]), size: info.size, mtimeMs: info.mtime?.getTime() ?? 0 });
+        }
+      });
+    };
+    const scanObjects = async (folder: string, repo: string[], type: ObjectType): Promise<void> => {
+      let names: string[] = [];
+      for await (const entry of Deno.readDir(folder)) {
+        const path = join(folder, entry.name);
+        if (entry.name.startsWith(TEMP_FILE_PREFIX)) await removeTemp(path);
+        else if (entry.isDirectory && type === "data") await scanObjects(path, repo, type);
+        else if (entry.isFile && isObjectName(entry.name)) names.push(entry.name);
+        if (names.length >= LIST_STAT_BATCH) {
+          await report(folder, names, (name) => ({ repo, type, name }));
+          names = [];
+        }
+      }
+      await report(folder, names, (name) => ({ repo, type, name }));
+    };
+    const visit = async (dir: string, repo: string[]): Promise<void> => {
       for await (const entry of Deno.readDir(dir)) {
         const path = join(dir, entry.name);
-        if (entry.isFile && entry.name.startsWith(TEMP_FILE_PREFIX)) {
-          await Deno.remove(path).catch(() => {});
-          removedTempFiles++;
-        } else if (entry.isDirectory && !entry.name.startsWith(".") && depth < RECOVERY_MAX_DEPTH) {
-          await visit(path, depth + 1);
+        if (entry.name.startsWith(TEMP_FILE_PREFIX)) await removeTemp(path);
+        else if (entry.isFile && entry.name === "config") {
+          await report(dir, ["config"], () => ({ repo, type: "config" }));
+        } else if (entry.isDirectory && isObjectType(entry.name)) {
+          await scanObjects(path, repo, entry.name);
+        } else if (
+          entry.isDirectory && isValidRepoSegment(entry.name) && repo.length < MAX_REPO_DEPTH
+        ) {
+          await visit(path, [...repo, entry.name]);
         }
       }
     };
-    await visit(this.#root, 0);
+    await visit(this.#root, []);
     return { removedTempFiles };
   }
 
@@ -297,7 +338,7 @@ export class FsStorage implements Storage {
     ref: ObjectRef,
     body: ReadableStream<Uint8Array> | null,
     options: SaveOptions,
-  ): Promise<SaveOutcome> {
+  ): Promise<SaveResult> {
     const name = ref.type === "config" ? "config" : ref.name;
     const verify = options.verifyHash && ref.type !== "config";
     const final = this.#path(ref);
@@ -311,7 +352,7 @@ export class FsStorage implements Storage {
       file = await Deno.open(temp, { write: true, createNew: true, mode: this.#fileMode });
       this.#uploads.add(temp);
       const hash = verify ? createHash("sha256") : null;
-      const received = await receiveBody(body, file, hash);
+      const received = await receiveBody(body, file, hash, options.maxBytes);
       checkBody(received, options, hash, name);
       await file.sync();
       file.close();
@@ -321,7 +362,7 @@ export class FsStorage implements Storage {
         throw new StorageError("AlreadyExists", "stored meanwhile by another upload");
       }
       await syncDir(dir);
-      return created ? "stored" : "unchanged";
+      return { created, size: received };
     } catch (err) {
       throw toStorageError(err, `save ${ref.type}`);
     } finally {
@@ -339,7 +380,7 @@ export class FsStorage implements Storage {
     ref: ObjectRef,
     body: ReadableStream<Uint8Array> | null,
     options: SaveOptions,
-  ): Promise<SaveOutcome> {
+  ): Promise<SaveResult> {
     if (ref.type === "config" || !options.verifyHash) {
       await body?.cancel().catch(() => {});
       throw new StorageError("AlreadyExists", `${ref.type} exists and is never overwritten`);
@@ -347,17 +388,19 @@ export class FsStorage implements Storage {
     const hash = createHash("sha256");
     const received = await receiveBody(body, null, hash);
     checkBody(received, options, hash, ref.name);
-    return "unchanged";
+    return { created: false, size: received };
   }
 
-  /** Deletes an object; a missing one is fine. */
-  async remove(ref: ObjectRef): Promise<void> {
+  /** Deletes an object; a missing one is fine. Returns its size, or `null` if it was not there. */
+  async remove(ref: ObjectRef): Promise<number | null> {
     const path = this.#path(ref);
     try {
+      const { size } = await Deno.lstat(path);
       await Deno.remove(path);
       await syncDir(dirname(path));
+      return size;
     } catch (err) {
-      if (err instanceof Deno.errors.NotFound) return;
+      if (err instanceof Deno.errors.NotFound) return null; // missing, or deleted meanwhile
       throw toStorageError(err, `delete ${ref.type}`);
     }
   }
@@ -377,6 +420,24 @@ export class FsStorage implements Storage {
     }
     const folders = type === "data" ? subfolders(typeDir) : [typeDir];
     return listObjects(folders, withSizes);
+  }
+
+  /** Creates and removes a small file in the data directory. */
+  async checkWritable(): Promise<boolean> {
+    const probe = join(this.#root, `${TEMP_FILE_PREFIX}health-${randomSuffix()}`);
+    try {
+      const file = await Deno.open(probe, { write: true, createNew: true, mode: this.#fileMode });
+      try {
+        await file.write(new Uint8Array([0x0a]));
+      } finally {
+        file.close();
+      }
+      await Deno.remove(probe);
+      return true;
+    } catch {
+      await Deno.remove(probe).catch(() => {});
+      return false;
+    }
   }
 
   /** Removes the temp files of uploads still in progress (at shutdown). */

@@ -34,10 +34,16 @@ export interface SaveOptions {
   verifyHash: boolean;
   /** The announced body length, or `null` for a chunked upload. */
   contentLength: number | null;
+  /** The most bytes the body may have before the upload fails with `QuotaExceeded`. */
+  maxBytes?: number;
 }
 
-/** `stored`: a new object is durable; `unchanged`: it was there already with this content. */
-export type SaveOutcome = "stored" | "unchanged";
+/** What a save did: `created` false means an identical object was there already. */
+export interface SaveResult {
+  created: boolean;
+  /** The object's size in bytes. */
+  size: number;
+}
 
 /** Why a storage operation failed; mapped to a status in one place (`http_error.ts`). */
 export type StorageErrorCode =
@@ -67,10 +73,21 @@ export interface RecoveryReport {
   removedTempFiles: number;
 }
 
+/** One stored object, as start-up recovery finds it. */
+export interface FoundObject {
+  ref: ObjectRef;
+  size: number;
+  /** Last modification, epoch milliseconds. */
+  mtimeMs: number;
+}
+
 /** Where restic's repositories live. */
 export interface Storage {
-  /** Removes leftovers of earlier crashes; called once before serving. */
-  recover(): Promise<RecoveryReport>;
+  /**
+   * Removes leftovers of earlier crashes and reports every stored object to
+   * `onObject`; called once before serving.
+   */
+  recover(onObject?: (found: FoundObject) => void): Promise<RecoveryReport>;
   /** Creates the repository folders; idempotent. */
   createRepo(repo: RepoPath): Promise<void>;
   /** Opens an object for reading. Throws `NotFound`. */
@@ -82,9 +99,9 @@ export interface Storage {
     ref: ObjectRef,
     body: ReadableStream<Uint8Array> | null,
     options: SaveOptions,
-  ): Promise<SaveOutcome>;
-  /** Deletes an object; succeeds when it is missing. */
-  remove(ref: ObjectRef): Promise<void>;
+  ): Promise<SaveResult>;
+  /** Deletes an object; succeeds when it is missing. Returns its size, or `null` if it was not there. */
+  remove(ref: ObjectRef): Promise<number | null>;
   /**
    * Lists the valid object names of one type. Throws `NotFound` (before any
    * entry) when the type folder is missing.
@@ -92,4 +109,6 @@ export interface Storage {
   list(repo: RepoPath, type: ObjectType, withSizes: boolean): Promise<AsyncIterable<ObjectInfo>>;
   /** Removes the temp files of uploads still running; called at shutdown. */
   abortUploads(): void;
+  /** Tells whether a file can be created in the data directory right now. */
+  checkWritable(): Promise<boolean>;
 }

@@ -1,0 +1,112 @@
+/**
+ * What is stored, per repository: bytes, objects per type, snapshot times.
+ * Built once from the start-up walk and kept up to date on every write and
+ * delete, so quotas and metrics never walk the tree again.
+ *
+ * @module
+ */
+
+import { formatRepo, type RepoPath } from "./repo_path.ts";
+import { OBJECT_TYPES, type ObjectType } from "./restic.ts";
+import type { ObjectRef } from "./storage/types.ts";
+
+/** The stored state of one repository. */
+export interface RepoStats {
+  /** Bytes of every object and the config. */
+  bytes: number;
+  objects: Record<ObjectType, number>;
+  /** Snapshot name → modification time (ms); snapshots are few, so kept whole. */
+  snapshots: Map<string, number>;
+  /** When anything was last written, epoch ms (0: not since start). */
+  lastWriteMs: number;
+}
+
+function emptyStats(): RepoStats {
+  return {
+    bytes: 0,
+    objects: Object.fromEntries(OBJECT_TYPES.map((t) => [t, 0])) as Record<ObjectType, number>,
+    snapshots: new Map(),
+    lastWriteMs: 0,
+  };
+}
+
+/** Per-repository totals, and byte totals for every folder prefix. */
+export class Inventory {
+  readonly #repos = new Map<string, RepoStats>();
+  /** `/`, `/a/`, `/a/b/` → bytes stored at or below that folder. */
+  readonly #bytesUnder = new Map<string, number>();
+
+  #stats(repo: RepoPath): RepoStats {
+    const key = formatRepo(repo);
+    let stats = this.#repos.get(key);
+    if (!stats) this.#repos.set(key, stats = emptyStats());
+    return stats;
+  }
+
+  #addBytes(repo: RepoPath, delta: number): void {
+    for (let depth = 0; depth <= repo.length; depth++) {
+      const key = formatRepo(repo.slice(0, depth));
+      this.#bytesUnder.set(key, (this.#bytesUnder.get(key) ?? 0) + delta);
+    }
+  }
+
+  /**
+   * Records a stored object.
+   *
+   * @param ref The object.
+   * @param size Its size.
+   * @param mtimeMs When it was written.
+   */
+  added(ref: ObjectRef, size: number, mtimeMs: number): void {
+    const stats = this.#stats(ref.repo);
+    stats.bytes += size;
+    this.#addBytes(ref.repo, size);
+    if (ref.type === "config") return;
+    stats.objects[ref.type]++;
+    if (ref.type === "snapshots") stats.snapshots.set(ref.name, mtimeMs);
+  }
+
+  /**
+   * Records a write that just happened (for the last-write gauge).
+   *
+   * @param repo The repository.
+   * @param nowMs The time.
+   */
+  touched(repo: RepoPath, nowMs: number): void {
+    this.#stats(repo).lastWriteMs = nowMs;
+  }
+
+  /**
+   * Records a deleted object.
+   *
+   * @param ref The object.
+   * @param size Its size.
+   */
+  removed(ref: ObjectRef, size: number): void {
+    const stats = this.#stats(ref.repo);
+    stats.bytes -= size;
+    this.#addBytes(ref.repo, -size);
+    if (ref.type === "config") return;
+    stats.objects[ref.type] = Math.max(0, stats.objects[ref.type] - 1);
+    if (ref.type === "snapshots") stats.snapshots.delete(ref.name);
+  }
+
+  /**
+   * Bytes stored at or below a folder.
+   *
+   * @param scope The folder as repository segments; `[]` is the whole data directory.
+   * @returns The bytes.
+   */
+  bytesUnder(scope: RepoPath): number {
+    return this.#bytesUnder.get(formatRepo(scope)) ?? 0;
+  }
+
+  /**
+   * Every repository seen, with its stats.
+   *
+   * @returns Pairs of formatted path (`/a/b/`) and stats.
+   */
+  repos(): IterableIterator<[string, RepoStats]> {
+    return this.#repos.entries();
+  }
+}

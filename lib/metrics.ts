@@ -1,0 +1,169 @@
+/**
+ * Prometheus metrics: rest-server's blob counters (same names and labels, so
+ * existing dashboards work) and per-repository gauges read from the
+ * {@link Inventory}, which is kept up to date incrementally: a scrape never
+ * walks the data directory.
+ *
+ * @module
+ */
+
+import type { Inventory } from "./inventory.ts";
+import type { RepoPath } from "./repo_path.ts";
+import { OBJECT_TYPES, type ObjectType } from "./restic.ts";
+
+/** A blob operation that is counted. */
+export type BlobOperation = "read" | "write" | "delete";
+
+const OPERATIONS: readonly BlobOperation[] = ["read", "write", "delete"];
+const HELP: Record<BlobOperation, [string, string]> = {
+  read: ["Total number of blobs read", "Total number of bytes read from blobs"],
+  write: ["Total number of blobs written", "Total number of bytes written to blobs"],
+  delete: ["Total number of blobs deleted", "Total number of bytes of blobs deleted"],
+};
+
+/** The media type of the Prometheus text format. */
+export const METRICS_MEDIA_TYPE = "text/plain; version=0.0.4; charset=utf-8";
+
+interface Series {
+  labels: string;
+  count: Record<BlobOperation, number>;
+  bytes: Record<BlobOperation, number>;
+}
+
+function escapeLabel(value: string): string {
+  return value.replaceAll("\\", "\\\\").replaceAll('"', '\\"').replaceAll("\n", "\\n");
+}
+
+function labelSet(labels: Record<string, string>): string {
+  return Object.entries(labels).map(([k, v]) => `${k}="${escapeLabel(v)}"`).join(",");
+}
+
+/** rest-server's `repo` label: the segments joined by `/`, empty for the root. */
+function repoLabel(repo: RepoPath | string): string {
+  return typeof repo === "string" ? repo.replace(/^\/|\/$/g, "") : repo.join("/");
+}
+
+function newest(times: Iterable<number>): number {
+  let max = 0;
+  for (const time of times) if (time > max) max = time;
+  return max;
+}
+
+/** Counters of blob operations, and the gauges of what is stored. */
+export class Metrics {
+  readonly #series = new Map<string, Series>();
+  readonly #inventory: Inventory;
+  readonly #maxBytes: number | null;
+
+  /**
+   * @param inventory What is stored, for the gauges.
+   * @param maxBytes The data directory budget (`--max-size`), if any.
+   */
+  constructor(inventory: Inventory, maxBytes: number | null = null) {
+    this.#inventory = inventory;
+    this.#maxBytes = maxBytes;
+  }
+
+  /**
+   * Counts one blob operation.
+   *
+   * @param operation Read, write or delete.
+   * @param user The user (empty without authentication).
+   * @param repo The repository.
+   * @param type The object type.
+   * @param bytes The bytes read, written or freed.
+   */
+  record(
+    operation: BlobOperation,
+    user: string,
+    repo: RepoPath,
+    type: ObjectType,
+    bytes: number,
+  ): void {
+    const labels = labelSet({ repo: repoLabel(repo), type, user });
+    let series = this.#series.get(labels);
+    if (!series) {
+      const zero = (): Record<BlobOperation, number> => ({ read: 0, write: 0, delete: 0 });
+      this.#series.set(labels, series = { labels, count: zero(), bytes: zero() });
+    }
+    series.count[operation]++;
+    series.bytes[operation] += bytes;
+  }
+
+  /**
+   * Renders every metric in the Prometheus text format.
+   *
+   * @returns The exposition text.
+   */
+  render(): string {
+    const lines: string[] = [];
+    const family = (name: string, type: string, help: string, samples: string[]): void => {
+      lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`, ...samples);
+    };
+    for (const op of OPERATIONS) {
+      const series = [...this.#series.values()];
+      family(
+        `rest_server_blob_${op}_total`,
+        "counter",
+        HELP[op][0],
+        series.map((s) => `rest_server_blob_${op}_total{${s.labels}} ${s.count[op]}`),
+      );
+      family(
+        `rest_server_blob_${op}_bytes_total`,
+        "counter",
+        HELP[op][1],
+        series.map((s) => `rest_server_blob_${op}_bytes_total{${s.labels}} ${s.bytes[op]}`),
+      );
+    }
+    const repos = [...this.#inventory.repos()];
+    family(
+      "restic_rest_repo_stored_bytes",
+      "gauge",
+      "Bytes stored in the repository (objects and config)",
+      repos.map(([path, s]) =>
+        `restic_rest_repo_stored_bytes{${labelSet({ repo: repoLabel(path) })}} ${s.bytes}`
+      ),
+    );
+    family(
+      "restic_rest_repo_objects",
+      "gauge",
+      "Objects stored in the repository, by type",
+      repos.flatMap(([path, s]) =>
+        OBJECT_TYPES.map((type: ObjectType) =>
+          `restic_rest_repo_objects{${labelSet({ repo: repoLabel(path), type })}} ${
+            s.objects[type]
+          }`
+        )
+      ),
+    );
+    family(
+      "restic_rest_repo_newest_snapshot_timestamp_seconds",
+      "gauge",
+      "Modification time of the newest snapshot object, for alerts on stale backups",
+      repos.filter(([, s]) => s.snapshots.size > 0).map(([path, s]) =>
+        `restic_rest_repo_newest_snapshot_timestamp_seconds{${
+          labelSet({ repo: repoLabel(path) })
+        }} ${newest(s.snapshots.values()) / 1000}`
+      ),
+    );
+    family(
+      "restic_rest_repo_last_write_timestamp_seconds",
+      "gauge",
+      "Time of the last object written since the server started",
+      repos.filter(([, s]) => s.lastWriteMs > 0).map(([path, s]) =>
+        `restic_rest_repo_last_write_timestamp_seconds{${labelSet({ repo: repoLabel(path) })}} ${
+          s.lastWriteMs / 1000
+        }`
+      ),
+    );
+    family("restic_rest_stored_bytes", "gauge", "Bytes stored in the whole data directory", [
+      `restic_rest_stored_bytes ${this.#inventory.bytesUnder([])}`,
+    ]);
+    if (this.#maxBytes !== null) {
+      family("restic_rest_max_size_bytes", "gauge", "The data directory budget (--max-size)", [
+        `restic_rest_max_size_bytes ${this.#maxBytes}`,
+      ]);
+    }
+    return lines.join("\n") + "\n";
+  }
+}

@@ -1,0 +1,107 @@
+/**
+ * Size limits around any storage: a budget for the whole data directory
+ * (`--max-size`) and per-folder limits from the policy file, checked against
+ * the {@link Inventory}, which this wrapper also keeps up to date.
+ *
+ * @module
+ */
+
+import type { Inventory } from "../inventory.ts";
+import { formatRepo, type RepoPath } from "../repo_path.ts";
+import type { ScopedLimit } from "../policy.ts";
+import {
+  type ObjectRef,
+  type SaveOptions,
+  type SaveResult,
+  type Storage,
+  StorageError,
+} from "./types.ts";
+
+/** Limits that apply to a repository. */
+export type LimitsFor = (repo: RepoPath) => ScopedLimit[];
+
+/**
+ * Wraps a storage so that uploads respect the size limits and every write
+ * and delete updates the inventory.
+ *
+ * @param inner The storage that holds the bytes.
+ * @param inventory Usage, filled by start-up recovery.
+ * @param limitsFor The limits for a repository (none: unlimited).
+ * @param now The clock, for the last-write time.
+ * @returns The wrapped storage.
+ */
+export function withQuota(
+  inner: Storage,
+  inventory: Inventory,
+  limitsFor: LimitsFor,
+  now: () => number = Date.now,
+): Storage {
+  /** Bytes promised to uploads under way, per scope, so concurrent ones cannot overshoot. */
+  const reserved = new Map<string, number>();
+
+  function admit(
+    repo: RepoPath,
+    contentLength: number | null,
+  ): { maxBytes: number; release(): void } {
+    const limits = limitsFor(repo);
+    let maxBytes = Infinity;
+    for (const { scope, maxBytes: limit } of limits) {
+      const key = formatRepo(scope);
+      const free = limit - inventory.bytesUnder(scope) - (reserved.get(key) ?? 0);
+      if (contentLength !== null && contentLength > free) {
+        throw new StorageError(
+          "QuotaExceeded",
+          `${contentLength} bytes do not fit in the ${free} left of ${limit} under ${key}`,
+        );
+      }
+      maxBytes = Math.min(maxBytes, Math.max(0, free));
+    }
+    const hold = contentLength ?? 0;
+    for (const { scope } of limits) {
+      const key = formatRepo(scope);
+      reserved.set(key, (reserved.get(key) ?? 0) + hold);
+    }
+    return {
+      maxBytes,
+      release() {
+        for (const { scope } of limits) {
+          const key = formatRepo(scope);
+          reserved.set(key, (reserved.get(key) ?? 0) - hold);
+        }
+      },
+    };
+  }
+
+  return {
+    recover: (onObject) =>
+      inner.recover((found) => {
+        inventory.added(found.ref, found.size, found.mtimeMs);
+        onObject?.(found);
+      }),
+    createRepo: (repo) => inner.createRepo(repo),
+    open: (ref) => inner.open(ref),
+    stat: (ref) => inner.stat(ref),
+    async save(ref: ObjectRef, body, options: SaveOptions): Promise<SaveResult> {
+      const ticket = admit(ref.repo, options.contentLength);
+      try {
+        const result = await inner.save(ref, body, { ...options, maxBytes: ticket.maxBytes });
+        if (result.created) {
+          const time = now();
+          inventory.added(ref, result.size, time);
+          inventory.touched(ref.repo, time);
+        }
+        return result;
+      } finally {
+        ticket.release();
+      }
+    },
+    async remove(ref) {
+      const freed = await inner.remove(ref);
+      if (freed !== null) inventory.removed(ref, freed);
+      return freed;
+    },
+    list: (repo, type, withSizes) => inner.list(repo, type, withSizes),
+    abortUploads: () => inner.abortUploads(),
+    checkWritable: () => inner.checkWritable(),
+  };
+}
