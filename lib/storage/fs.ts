@@ -72,7 +72,7 @@ async function receiveBody(
   body: ReadableStream<Uint8Array> | null,
   file: Deno.FsFile | null,
   hash: Hash | null,
-  maxBytes = Infinity,
+  onReceive?: (totalBytes: number) => void,
 ): Promise<number> {
   if (body === null) return 0;
   const buffer = file ? new Uint8Array(WRITE_BUFFER_BYTES) : null;
@@ -96,9 +96,13 @@ async function receiveBody(
       if (result.done) break;
       const chunk = result.value;
       total += chunk.length;
-      if (total > maxBytes) {
-        await reader.cancel().catch(() => {});
-        throw new StorageError("QuotaExceeded", `the upload passed its limit of ${maxBytes} bytes`);
+      if (onReceive) {
+        try {
+          onReceive(total);
+        } catch (err) {
+          await reader.cancel().catch(() => {});
+          throw err;
+        }
       }
       hash?.update(chunk);
       if (!file || !buffer) continue;
@@ -209,6 +213,8 @@ export class FsStorage implements Storage {
   readonly #root: string;
   readonly #fileMode: number;
   readonly #dirMode: number;
+  /** Set modes explicitly, whatever the umask (only for group access). */
+  readonly #exactModes: boolean;
   /** Temp files of uploads in progress, removed if the server stops mid-upload. */
   readonly #uploads = new Set<string>();
 
@@ -220,6 +226,8 @@ export class FsStorage implements Storage {
     this.#root = root;
     this.#fileMode = options.groupAccessible ? 0o660 : 0o600;
     this.#dirMode = options.groupAccessible ? 0o770 : 0o700;
+    // 0700/0600 are safe under any umask; group access must not depend on it.
+    this.#exactModes = (options.groupAccessible ?? false) && Deno.build.os !== "windows";
   }
 
   #repoDir(repo: RepoPath): string {
@@ -291,10 +299,18 @@ export class FsStorage implements Storage {
   async createRepo(repo: RepoPath): Promise<void> {
     const repoDir = this.#repoDir(repo);
     try {
-      for (const type of OBJECT_TYPES) await ensureDir(join(repoDir, type), this.#dirMode);
+      const folders = [
+        repoDir,
+        ...OBJECT_TYPES.map((type) => join(repoDir, type)),
+        ...dataSubfolders().map((sub) => join(repoDir, "data", sub)),
+      ];
+      for (const folder of folders.slice(0, OBJECT_TYPES.length + 1)) {
+        await ensureDir(folder, this.#dirMode);
+      }
       await Promise.all(
-        dataSubfolders().map((sub) => ensureDir(join(repoDir, "data", sub), this.#dirMode)),
+        folders.slice(OBJECT_TYPES.length + 1).map((f) => ensureDir(f, this.#dirMode)),
       );
+      if (this.#exactModes) await Promise.all(folders.map((f) => Deno.chmod(f, this.#dirMode)));
     } catch (err) {
       throw toStorageError(err, "create repository");
     }
@@ -351,8 +367,9 @@ export class FsStorage implements Storage {
       await ensureDir(dir, this.#dirMode);
       file = await Deno.open(temp, { write: true, createNew: true, mode: this.#fileMode });
       this.#uploads.add(temp);
+      if (this.#exactModes) await Deno.chmod(temp, this.#fileMode);
       const hash = verify ? createHash("sha256") : null;
-      const received = await receiveBody(body, file, hash, options.maxBytes);
+      const received = await receiveBody(body, file, hash, options.onReceive);
       checkBody(received, options, hash, name);
       await file.sync();
       file.close();

@@ -20,6 +20,12 @@ import {
 /** Limits that apply to a repository. */
 export type LimitsFor = (repo: RepoPath) => ScopedLimit[];
 
+/** An admitted upload's hold on the budget. */
+interface Ticket {
+  onReceive?: (totalBytes: number) => void;
+  release(): void;
+}
+
 /**
  * Wraps a storage so that uploads respect the size limits and every write
  * and delete updates the inventory.
@@ -39,36 +45,44 @@ export function withQuota(
   /** Bytes promised to uploads under way, per scope, so concurrent ones cannot overshoot. */
   const reserved = new Map<string, number>();
 
-  function admit(
-    repo: RepoPath,
-    contentLength: number | null,
-  ): { maxBytes: number; release(): void } {
-    const limits = limitsFor(repo);
-    let maxBytes = Infinity;
-    for (const { scope, maxBytes: limit } of limits) {
-      const key = formatRepo(scope);
-      const free = limit - inventory.bytesUnder(scope) - (reserved.get(key) ?? 0);
-      if (contentLength !== null && contentLength > free) {
-        throw new StorageError(
-          "QuotaExceeded",
-          `${contentLength} bytes do not fit in the ${free} left of ${limit} under ${key}`,
-        );
-      }
-      maxBytes = Math.min(maxBytes, Math.max(0, free));
-    }
-    const hold = contentLength ?? 0;
+  function free(scope: RepoPath, limit: number): number {
+    return limit - inventory.bytesUnder(scope) - (reserved.get(formatRepo(scope)) ?? 0);
+  }
+
+  function hold(limits: ScopedLimit[], bytes: number): void {
     for (const { scope } of limits) {
       const key = formatRepo(scope);
-      reserved.set(key, (reserved.get(key) ?? 0) + hold);
+      reserved.set(key, (reserved.get(key) ?? 0) + bytes);
     }
-    return {
-      maxBytes,
-      release() {
-        for (const { scope } of limits) {
-          const key = formatRepo(scope);
-          reserved.set(key, (reserved.get(key) ?? 0) - hold);
+  }
+
+  /**
+   * Admits an upload: refuses a Content-Length that does not fit, then
+   * reserves bytes as they arrive, so that uploads running side by side
+   * (chunked ones too) can never take more than the limit together.
+   */
+  function admit(repo: RepoPath, contentLength: number | null): Ticket {
+    const limits = limitsFor(repo);
+    let held = 0;
+    const grow = (total: number): void => {
+      if (total <= held) return;
+      for (const { scope, maxBytes } of limits) {
+        if (total - held > free(scope, maxBytes)) {
+          throw new StorageError(
+            "QuotaExceeded",
+            `${total} bytes do not fit in the ${
+              held + free(scope, maxBytes)
+            } left of ${maxBytes} under ${formatRepo(scope)}`,
+          );
         }
-      },
+      }
+      hold(limits, total - held);
+      held = total;
+    };
+    if (contentLength !== null) grow(contentLength);
+    return {
+      onReceive: limits.length === 0 ? undefined : grow,
+      release: () => hold(limits, -held),
     };
   }
 
@@ -84,7 +98,7 @@ export function withQuota(
     async save(ref: ObjectRef, body, options: SaveOptions): Promise<SaveResult> {
       const ticket = admit(ref.repo, options.contentLength);
       try {
-        const result = await inner.save(ref, body, { ...options, maxBytes: ticket.maxBytes });
+        const result = await inner.save(ref, body, { ...options, onReceive: ticket.onReceive });
         if (result.created) {
           const time = now();
           inventory.added(ref, result.size, time);

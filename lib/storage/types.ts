@@ -34,8 +34,11 @@ export interface SaveOptions {
   verifyHash: boolean;
   /** The announced body length, or `null` for a chunked upload. */
   contentLength: number | null;
-  /** The most bytes the body may have before the upload fails with `QuotaExceeded`. */
-  maxBytes?: number;
+  /**
+   * Called with the running total as the body streams in; throws a
+   * `QuotaExceeded` error to stop the upload (see `quota.ts`).
+   */
+  onReceive?: (totalBytes: number) => void;
 }
 
 /** What a save did: `created` false means an identical object was there already. */

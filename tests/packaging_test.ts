@@ -1,0 +1,84 @@
+/** The release pieces that cannot run here still have to be right. */
+import assert from "node:assert/strict";
+import { parseCommand } from "../lib/cli.ts";
+import { compileArgs, PERMISSIONS } from "../tools/compile.ts";
+import { PROJECT_ROOT } from "./_helpers.ts";
+
+const unit = await Deno.readTextFile(`${PROJECT_ROOT}examples/restic-rest.service`);
+
+function directive(name: string): string | undefined {
+  return unit.split("\n").find((line) => line.startsWith(`${name}=`))?.slice(name.length + 1);
+}
+
+Deno.test("the systemd unit is hardened: own user, read-only system, one writable path, umask 077", () => {
+  assert.equal(directive("User"), "restic-rest");
+  assert.equal(directive("ProtectSystem"), "strict");
+  assert.equal(directive("ReadWritePaths"), "/var/lib/restic-rest");
+  assert.equal(directive("NoNewPrivileges"), "yes");
+  assert.equal(directive("UMask"), "077");
+  assert.equal(directive("ProtectHome"), "yes");
+  assert.equal(directive("CapabilityBoundingSet"), "");
+  assert.equal(directive("MemoryDenyWriteExecute"), undefined, "V8 needs W+X memory");
+});
+
+Deno.test("the systemd unit's command line is one restic-rest accepts, serving the writable path", () => {
+  const [binary, ...args] = directive("ExecStart")!.split(" ");
+  assert.equal(binary, "/usr/local/bin/restic-rest");
+  const command = parseCommand(args, {});
+  assert.equal(command.kind, "serve");
+  assert.ok(command.kind === "serve" && command.config.dataDir === directive("ReadWritePaths"));
+});
+
+Deno.test({
+  name: "systemd-analyze verify accepts the unit",
+  ignore:
+    (await new Deno.Command("sh", { args: ["-c", "command -v systemd-analyze"] }).output()).code !==
+      0,
+  async fn() {
+    const dir = await Deno.makeTempDir();
+    try {
+      // The binary is not installed here: point ExecStart at an executable that exists.
+      const copy = unit.replace("/usr/local/bin/restic-rest serve", "/bin/true serve");
+      await Deno.writeTextFile(`${dir}/restic-rest.service`, copy);
+      const out = await new Deno.Command("systemd-analyze", {
+        args: ["verify", `${dir}/restic-rest.service`],
+      }).output();
+      const stderr = new TextDecoder().decode(out.stderr);
+      assert.equal(out.code, 0, stderr);
+      assert.doesNotMatch(
+        stderr,
+        /restic-rest\.service:\d+:/,
+        "no complaint about a line of the unit",
+      );
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test("compileArgs() bakes in exactly the permissions the server needs", () => {
+  assert.deepEqual(PERMISSIONS, ["--allow-net", "--allow-read", "--allow-write", "--allow-env"]);
+  const args = compileArgs("aarch64-apple-darwin", "dist/x");
+  assert.deepEqual(args.slice(0, 5), ["compile", ...PERMISSIONS]);
+  assert.ok(args.join(" ").includes("--target aarch64-apple-darwin --output dist/x"));
+  assert.ok(args.at(-1)!.endsWith("/main.ts"));
+  assert.ok(!args.includes("--allow-all") && !args.includes("-A"));
+});
+
+Deno.test("the release workflow builds the five platforms with the compile task and checksums them", async () => {
+  const workflow = await Deno.readTextFile(`${PROJECT_ROOT}.github/workflows/release.yml`);
+  for (
+    const target of [
+      "x86_64-unknown-linux-gnu",
+      "aarch64-unknown-linux-gnu",
+      "x86_64-apple-darwin",
+      "aarch64-apple-darwin",
+      "x86_64-pc-windows-msvc",
+    ]
+  ) {
+    assert.ok(workflow.includes(`- ${target}`), target);
+  }
+  assert.match(workflow, /deno task compile --target \$\{\{ matrix\.target \}\}/);
+  assert.match(workflow, /sha256sum restic-rest-\* > SHA256SUMS/);
+  assert.match(workflow, /deno-version: v2\.9\.6/);
+});

@@ -1,0 +1,173 @@
+import assert from "node:assert/strict";
+import { Inventory } from "../lib/inventory.ts";
+import { FsStorage } from "../lib/storage/fs.ts";
+import { withQuota } from "../lib/storage/quota.ts";
+import { StorageError } from "../lib/storage/types.ts";
+import {
+  call,
+  listFiles,
+  pseudoRandomBytes,
+  sha256,
+  startServerProcess,
+  tempDir,
+  tempFiles,
+} from "./_helpers.ts";
+import { createApp } from "../lib/app.ts";
+import { memoryLogger } from "./_helpers.ts";
+
+async function quotaApp(dir: string, maxBytes: number) {
+  const inventory = new Inventory();
+  const storage = withQuota(new FsStorage(dir), inventory, () => [{ scope: [], maxBytes }]);
+  await storage.recover();
+  const app = createApp({
+    storage,
+    log: memoryLogger(),
+    verifyUpload: true,
+    appendOnly: false,
+    privateRepos: false,
+    policy: null,
+  });
+  return { app, inventory };
+}
+
+const blob = (n: number, seed: number): { body: Uint8Array<ArrayBuffer>; id: string } => {
+  const body = pseudoRandomBytes(n, seed);
+  return { body, id: sha256(body) };
+};
+
+Deno.test("quota: an upload whose Content-Length does not fit answers 507 and writes nothing", async () => {
+  await using dir = await tempDir();
+  const { app, inventory } = await quotaApp(dir.path, 10_000);
+  await call(app, "POST", "/?create=true");
+  const fits = blob(6_000, 1);
+  assert.equal((await call(app, "POST", `/data/${fits.id}`, { body: fits.body })).status, 200);
+  const before = await listFiles(dir.path);
+  const tooBig = blob(5_000, 2);
+  const response = await call(app, "POST", `/data/${tooBig.id}`, { body: tooBig.body });
+  assert.equal(response.status, 507);
+  assert.deepEqual(await listFiles(dir.path), before);
+  assert.equal(inventory.bytesUnder([]), 6_000);
+  const exact = blob(4_000, 3);
+  assert.equal(
+    (await call(app, "POST", `/data/${exact.id}`, { body: exact.body })).status,
+    200,
+    "fills it exactly",
+  );
+  assert.equal(inventory.bytesUnder([]), 10_000);
+});
+
+Deno.test("quota: a chunked upload that crosses the limit answers 507 and leaves no temp file", async () => {
+  await using dir = await tempDir();
+  const { app } = await quotaApp(dir.path, 100_000);
+  const big = blob(300_000, 4);
+  let offset = 0;
+  const stream = new ReadableStream<Uint8Array>({
+    pull(controller) {
+      if (offset >= big.body.length) return controller.close();
+      controller.enqueue(big.body.subarray(offset, offset + 16_384));
+      offset += 16_384;
+    },
+  });
+  const response = await app(
+    new Request(`http://x/data/${big.id}`, { method: "POST", body: stream }),
+  );
+  await response.body?.cancel();
+  assert.equal(response.status, 507);
+  assert.deepEqual(await tempFiles(dir.path), []);
+  assert.deepEqual((await listFiles(dir.path)).filter((f) => /[0-9a-f]{64}$/.test(f)), []);
+});
+
+Deno.test("quota: concurrent uploads cannot overshoot the budget together", async () => {
+  await using dir = await tempDir();
+  const { app, inventory } = await quotaApp(dir.path, 50_000);
+  const blobs = Array.from({ length: 10 }, (_, i) => blob(10_000, 100 + i));
+  const statuses = await Promise.all(
+    blobs.map(({ body, id }) => call(app, "POST", `/data/${id}`, { body }).then((r) => r.status)),
+  );
+  assert.equal(statuses.filter((s) => s === 200).length, 5);
+  assert.equal(statuses.filter((s) => s === 507).length, 5);
+  assert.equal(inventory.bytesUnder([]), 50_000);
+});
+
+Deno.test("quota: usage follows deletes and is rebuilt at start-up", async () => {
+  await using dir = await tempDir();
+  const first = await quotaApp(dir.path, 20_000);
+  const a = blob(8_000, 5);
+  const b = blob(8_000, 6);
+  await call(first.app, "POST", "/r/?create=true");
+  await call(first.app, "POST", `/r/data/${a.id}`, { body: a.body });
+  await call(first.app, "POST", `/r/index/${b.id}`, { body: b.body });
+  await call(first.app, "POST", "/r/config", { body: "x".repeat(100) });
+  assert.equal(first.inventory.bytesUnder([]), 16_100);
+  assert.equal(first.inventory.bytesUnder(["r"]), 16_100);
+  assert.equal((await call(first.app, "DELETE", `/r/data/${a.id}`)).status, 200);
+  assert.equal(
+    (await call(first.app, "DELETE", `/r/data/${a.id}`)).status,
+    200,
+    "again: nothing freed",
+  );
+  assert.equal(first.inventory.bytesUnder([]), 8_100);
+  const c = blob(11_000, 7);
+  assert.equal((await call(first.app, "POST", `/r/data/${c.id}`, { body: c.body })).status, 200);
+  // A restart walks the tree again and finds the same usage.
+  const second = await quotaApp(dir.path, 20_000);
+  assert.equal(second.inventory.bytesUnder([]), 19_100);
+  const d = blob(1_000, 8);
+  assert.equal((await call(second.app, "POST", `/r/data/${d.id}`, { body: d.body })).status, 507);
+});
+
+Deno.test("withQuota() scopes policy limits to their folder", async () => {
+  await using dir = await tempDir();
+  const inventory = new Inventory();
+  const storage = withQuota(
+    new FsStorage(dir.path),
+    inventory,
+    (repo) => repo.length > 0 ? [{ scope: repo.slice(0, 1), maxBytes: 1_000 }] : [],
+  );
+  const save = (repo: string[], size: number, seed: number) => {
+    const { body, id } = blob(size, seed);
+    return storage.save({ repo, type: "data", name: id }, new Blob([body]).stream(), {
+      verifyHash: true,
+      contentLength: size,
+    });
+  };
+  await save(["alice", "laptop"], 600, 1);
+  await save(["bob"], 900, 2);
+  await assert.rejects(
+    save(["alice", "phone"], 600, 3),
+    (e) => e instanceof StorageError && e.code === "QuotaExceeded",
+  );
+  await save(["alice", "phone"], 400, 4);
+  assert.equal(inventory.bytesUnder(["alice"]), 1_000);
+  assert.equal(inventory.bytesUnder([]), 1_900);
+});
+
+Deno.test({
+  name:
+    "quota: a real restic backup into a too-small budget fails cleanly; what was stored stays clean",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    await using data = await tempDir();
+    await using work = await tempDir();
+    const { restic, resticOk } = await import("./_helpers.ts");
+    const small = `${work.path}/small`;
+    const big = `${work.path}/big`;
+    await Deno.mkdir(small);
+    await Deno.mkdir(big);
+    await Deno.writeFile(`${small}/a`, pseudoRandomBytes(200_000, 1));
+    await Deno.writeFile(`${big}/b`, pseudoRandomBytes(12 << 20, 2));
+    await using server = await startServerProcess([data.path, "--no-auth", "--max-size", "4M"]);
+    const repo = `rest:${server.url}/q/`;
+    await resticOk(repo, ["init"]);
+    await resticOk(repo, ["backup", "--quiet", small]);
+    const result = await restic(repo, ["backup", "--quiet", big]);
+    assert.notEqual(result.code, 0, "the second backup must fail");
+    await resticOk(repo, ["unlock"]);
+    const check = await resticOk(repo, ["check", "--read-data"]);
+    assert.match(check, /no errors were found/);
+    const snapshots = JSON.parse(await resticOk(repo, ["snapshots", "--json"]));
+    assert.equal(snapshots.length, 1);
+    assert.deepEqual(await tempFiles(data.path), []);
+  },
+});

@@ -1,0 +1,45 @@
+/**
+ * Builds the single executable with the permissions the server needs baked
+ * in. One place for the flags: `deno task compile` and the release workflow
+ * both run this.
+ *
+ *   deno task compile                               # ./restic-rest for this machine
+ *   deno task compile --target aarch64-apple-darwin --output dist/restic-rest-aarch64-apple-darwin
+ *
+ * @module
+ */
+
+import { parseArgs } from "node:util";
+
+/** What the server touches: sockets, its data directory and files, RESTIC_REST_* variables. */
+export const PERMISSIONS = ["--allow-net", "--allow-read", "--allow-write", "--allow-env"];
+
+/**
+ * The `deno compile` arguments for a target.
+ *
+ * @param target A Rust target triple, or `null` for this machine.
+ * @param output The executable's path.
+ * @returns The arguments after `deno`.
+ */
+export function compileArgs(target: string | null, output: string): string[] {
+  return [
+    "compile",
+    ...PERMISSIONS,
+    "--no-check=remote",
+    ...(target ? ["--target", target] : []),
+    "--output",
+    output,
+    new URL("../main.ts", import.meta.url).pathname,
+  ];
+}
+
+if (import.meta.main) {
+  const { values } = parseArgs({
+    args: Deno.args,
+    options: { target: { type: "string" }, output: { type: "string", default: "restic-rest" } },
+  });
+  const args = compileArgs(values.target ?? null, values.output!);
+  Deno.stderr.writeSync(new TextEncoder().encode(`deno ${args.join(" ")}\n`));
+  const { code } = await new Deno.Command(Deno.execPath(), { args }).spawn().status;
+  Deno.exit(code);
+}
