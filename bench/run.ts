@@ -1,0 +1,401 @@
+/**
+ * `deno task bench`: restic-rest side by side with `rclone serve restic` on
+ * loopback, driven by the same client, with ratios from one run.
+ *
+ *   deno task bench            # the full run (about 8 GiB of scratch disk)
+ *   deno task bench --quick    # every scenario at toy sizes, to check the harness
+ *   deno task bench --dir D    # scratch space in D (default: a temp folder)
+ *
+ * Prints one Markdown table and writes it, with the machine's description,
+ * to bench/results/latest.md (full runs) or bench/results/quick.md.
+ *
+ * @module
+ */
+
+import { parseArgs } from "node:util";
+import {
+  BlobSet,
+  diskLimit,
+  download,
+  fillListRepo,
+  FULL_SCALE,
+  list,
+  makeResticTree,
+  QUICK_SCALE,
+  ranges,
+  resticBackup,
+  smallObjects,
+  upload,
+} from "./scenarios.ts";
+import { type BenchServer, startRclone, startResticRest } from "./servers.ts";
+import { median } from "./stats.ts";
+
+interface Row {
+  scenario: string;
+  unit: string;
+  ours: number;
+  rclone: number | null;
+  /** What the issue asks, and whether this run met it. */
+  target?: { label: string; met: boolean };
+}
+
+const MiB = 1 << 20;
+
+async function versionOf(command: string, args: string[]): Promise<string> {
+  try {
+    const out = await new Deno.Command(command, { args, stdout: "piped", stderr: "null" }).output();
+    return new TextDecoder().decode(out.stdout).split("\n")[0].trim();
+  } catch {
+    return "missing";
+  }
+}
+
+async function machine(): Promise<string> {
+  const cpu = (await Deno.readTextFile("/proc/cpuinfo")).match(/model name\s*:\s*(.*)/)?.[1] ?? "?";
+  const memKb = Number(
+    (await Deno.readTextFile("/proc/meminfo")).match(/MemTotal:\s+(\d+)/)?.[1] ?? 0,
+  );
+  return [
+    `${navigator.hardwareConcurrency} cores (${cpu}), ${
+      (memKb / 1024 / 1024).toFixed(0)
+    } GiB RAM, ${Deno.build.os} ${Deno.osRelease()}`,
+    `deno ${Deno.version.deno}; ${await versionOf("rclone", ["version"])}; ${await versionOf(
+      "restic",
+      ["version"],
+    )}`,
+  ].join("\n");
+}
+
+function format(value: number | null, digits = 1): string {
+  if (value === null || Number.isNaN(value)) return "–";
+  return value >= 100 ? value.toFixed(0) : value.toFixed(digits);
+}
+
+function table(rows: Row[]): string {
+  const header = ["scenario", "unit", "restic-rest", "rclone", "ratio", "target", "met"];
+  const lines = rows.map((r) => [
+    r.scenario,
+    r.unit,
+    format(r.ours),
+    format(r.rclone),
+    r.rclone === null || r.rclone === 0 ? "–" : `${(r.ours / r.rclone).toFixed(2)}×`,
+    r.target?.label ?? "",
+    r.target ? (r.target.met ? "yes" : "**no**") : "",
+  ]);
+  const all = [header, ...lines];
+  const widths = header.map((_, i) => Math.max(...all.map((line) => line[i].length)));
+  const render = (cells: string[]): string =>
+    `| ${cells.map((c, i) => c.padEnd(widths[i])).join(" | ")} |`;
+  return [render(header), render(widths.map((w) => "-".repeat(w))), ...lines.map(render)].join(
+    "\n",
+  );
+}
+
+async function both<T>(
+  servers: BenchServer[],
+  run: (server: BenchServer) => Promise<T>,
+): Promise<T[]> {
+  const results: T[] = [];
+  for (const server of servers) results.push(await run(server)); // one at a time: no interference
+  return results;
+}
+
+async function main(): Promise<number> {
+  const { values } = parseArgs({
+    args: Deno.args,
+    options: { quick: { type: "boolean" }, dir: { type: "string" }, only: { type: "string" } },
+  });
+  // --only upload,download,range,small,list,restic: a subset, for profiling.
+  const only = values.only?.split(",") ?? null;
+  const wanted = (name: string): boolean => only === null || only.includes(name);
+  const missing = [];
+  for (const [command, pkg] of [["rclone", "rclone"], ["restic", "restic"]]) {
+    if ((await versionOf(command, ["version"])) === "missing") missing.push(pkg);
+  }
+  if (missing.length > 0) {
+    console.error(
+      `The benchmark needs ${missing.join(" and ")}: apt-get install -y ${missing.join(" ")}`,
+    );
+    return 1;
+  }
+  const scale = values.quick ? QUICK_SCALE : FULL_SCALE;
+  const work = values.dir ?? await Deno.makeTempDir({ prefix: "restic-rest-bench-" });
+  const log = (message: string): void => console.error(`[bench] ${message}`);
+  const rows: Row[] = [];
+  let ours: BenchServer | null = null;
+  let rclone: BenchServer | null = null;
+  try {
+    await Deno.mkdir(`${work}/ours`, { recursive: true });
+    await Deno.mkdir(`${work}/rclone`, { recursive: true });
+    ours = await startResticRest(`${work}/ours`);
+    rclone = await startRclone(`${work}/rclone`);
+    const servers = [ours, rclone];
+    log(`restic-rest at ${ours.url}, rclone at ${rclone.url}, scratch in ${work}`);
+
+    log(`generating ${scale.blobs} blobs of ${scale.blobBytes / MiB} MiB`);
+    const blobs = new BlobSet(scale.blobs, scale.blobBytes);
+    log("disk limit: files with an fsync after each");
+    const disk = await diskLimit(work, blobs);
+    rows.push({ scenario: "disk limit (write + fsync)", unit: "MB/s", ours: disk, rclone: null });
+
+    /** Peak RSS of each server per scenario, for the memory rows. */
+    const peaks = new Map<string, Record<string, number>>();
+    const note = (scenario: string, server: BenchServer, peak: number): void => {
+      peaks.set(scenario, { ...peaks.get(scenario), [server.name]: peak });
+    };
+    const idle = await ours.rss();
+
+    // Downloads and range reads read what the c1 upload stored.
+    if (wanted("upload") || wanted("download") || wanted("range")) {
+      log("upload, concurrency 1");
+      const up1 = await both(servers, async (s) => {
+        const result = await upload(s, "up1", blobs, 1);
+        note("upload c1", s, result.peakRss);
+        return result;
+      });
+      if (wanted("upload")) {
+        rows.push({
+          scenario: "upload c1",
+          unit: "MB/s",
+          ours: up1[0].mbPerSecond,
+          rclone: up1[1].mbPerSecond,
+          target: {
+            label: `≥ 0.9× disk (${format(0.9 * disk)})`,
+            met: up1[0].mbPerSecond >= 0.9 * disk,
+          },
+        });
+        rows.push({
+          scenario: "upload c1 p50",
+          unit: "ms",
+          ours: up1[0].p50Ms,
+          rclone: up1[1].p50Ms,
+        });
+        rows.push({
+          scenario: "upload c1 p99",
+          unit: "ms",
+          ours: up1[0].p99Ms,
+          rclone: up1[1].p99Ms,
+        });
+      }
+    }
+    if (wanted("upload")) {
+      log("upload, concurrency 8");
+      const idle8 = await ours.rss();
+      const up8 = await both(servers, async (s) => {
+        const result = await upload(s, "up8", blobs, 8);
+        note("upload c8", s, result.peakRss);
+        return result;
+      });
+      rows.push({
+        scenario: "upload c8",
+        unit: "MB/s",
+        ours: up8[0].mbPerSecond,
+        rclone: up8[1].mbPerSecond,
+        target: {
+          label: `≥ 1.2× disk (${format(1.2 * disk)})`,
+          met: up8[0].mbPerSecond >= 1.2 * disk,
+        },
+      });
+      rows.push({
+        scenario: "upload c8 p50",
+        unit: "ms",
+        ours: up8[0].p50Ms,
+        rclone: up8[1].p50Ms,
+      });
+      rows.push({
+        scenario: "upload c8 p99",
+        unit: "ms",
+        ours: up8[0].p99Ms,
+        rclone: up8[1].p99Ms,
+      });
+      const rise = (up8[0].peakRss - idle8) / MiB;
+      rows.push({
+        scenario: "RSS rise, 8 uploads over idle",
+        unit: "MiB",
+        ours: rise,
+        rclone: null,
+        target: { label: "≤ 40 MiB", met: rise <= 40 },
+      });
+    }
+
+    if (wanted("download")) {
+      for (const concurrency of [1, 8]) {
+        log(`download, concurrency ${concurrency}`);
+        const down = await both(servers, async (s) => {
+          const result = await download(s, "up1", blobs, concurrency);
+          note(`download c${concurrency}`, s, result.peakRss);
+          return result;
+        });
+        rows.push({
+          scenario: `download c${concurrency}`,
+          unit: "MB/s",
+          ours: down[0].mbPerSecond,
+          rclone: down[1].mbPerSecond,
+          target: { label: "≥ 1.6× rclone", met: down[0].mbPerSecond >= 1.6 * down[1].mbPerSecond },
+        });
+      }
+    }
+
+    if (wanted("range")) {
+      log("range reads, concurrency 8");
+      const range = await both(servers, async (s) => {
+        const result = await ranges(s, "up1", blobs, scale.rangeReads, 8);
+        note("range c8", s, result.peakRss);
+        return result;
+      });
+      rows.push({
+        scenario: "range c8",
+        unit: "req/s",
+        ours: range[0].requestsPerSecond,
+        rclone: range[1].requestsPerSecond,
+        target: {
+          label: "≥ 1.8× rclone",
+          met: range[0].requestsPerSecond >= 1.8 * range[1].requestsPerSecond,
+        },
+      });
+      rows.push({
+        scenario: "range c8",
+        unit: "MB/s",
+        ours: range[0].mbPerSecond,
+        rclone: range[1].mbPerSecond,
+      });
+    }
+
+    if (wanted("small")) {
+      log(`small objects, concurrency 32, ${scale.smallSeconds} s`);
+      const small = await both(servers, async (s) => {
+        const result = await smallObjects(s, "small", scale.smallSeconds, 32);
+        note("small c32", s, result.peakRss);
+        return result;
+      });
+      rows.push({
+        scenario: "small c32 (POST/HEAD/GET/DELETE)",
+        unit: "req/s",
+        ours: small[0].requestsPerSecond,
+        rclone: small[1].requestsPerSecond,
+        target: {
+          label: "≥ 0.75× rclone",
+          met: small[0].requestsPerSecond >= 0.75 * small[1].requestsPerSecond,
+        },
+      });
+      rows.push({
+        scenario: "small c32 p99",
+        unit: "ms",
+        ours: small[0].p99Ms,
+        rclone: small[1].p99Ms,
+      });
+    }
+
+    if (wanted("list")) {
+      log(`list: writing ${scale.listObjects} objects for each server`);
+      await fillListRepo(`${work}/ours`, "big", scale.listObjects);
+      await fillListRepo(`${work}/rclone`, "big", scale.listObjects);
+      for (const v2 of [false, true]) {
+        const runs = await both(servers, async (s) => {
+          const tries = [];
+          for (let i = 0; i < 3; i++) {
+            const run = await list(s, "big", v2, scale.listObjects);
+            if (run === null) return { seconds: null, firstByteMs: null }; // no v1 listing
+            tries.push(run);
+          }
+          note(`list ${v2 ? "v2" : "v1"}`, s, Math.max(...tries.map((t) => t.peakRss)));
+          return {
+            seconds: median(tries.map((t) => t.seconds)),
+            firstByteMs: median(tries.map((t) => t.firstByteMs)),
+          };
+        });
+        const name = `list ${scale.listObjects / 1000}k ${v2 ? "v2" : "v1"}`;
+        rows.push({
+          scenario: v2 ? name : `${name} (rclone: v2 only)`,
+          unit: "s",
+          ours: runs[0].seconds!,
+          rclone: runs[1].seconds,
+          target: v2
+            ? { label: "≤ 0.5× rclone", met: runs[0].seconds! <= 0.5 * runs[1].seconds! }
+            : undefined,
+        });
+        rows.push({
+          scenario: `${name} first byte`,
+          unit: "ms",
+          ours: runs[0].firstByteMs!,
+          rclone: runs[1].firstByteMs,
+          target: v2 ? { label: "< 50 ms", met: runs[0].firstByteMs! < 50 } : undefined,
+        });
+      }
+    }
+
+    if (wanted("restic")) {
+      log(`restic backup of a ${scale.resticBytes / MiB} MiB tree: local, restic-rest, rclone`);
+      await makeResticTree(`${work}/tree`, scale.resticBytes);
+      const local = await resticBackup(`${work}/local-repo`, `${work}/tree`, `${work}/cache-local`);
+      await ours.resetPeak();
+      await rclone.resetPeak();
+      const viaOurs = await resticBackup(
+        `rest:${ours.url}/restic/`,
+        `${work}/tree`,
+        `${work}/cache-ours`,
+      );
+      const viaRclone = await resticBackup(
+        `rest:${rclone.url}/restic/`,
+        `${work}/tree`,
+        `${work}/cache-rclone`,
+      );
+      note("restic backup", ours, await ours.peakRss());
+      note("restic backup", rclone, await rclone.peakRss());
+      rows.push({
+        scenario: "restic backup, local repository",
+        unit: "s",
+        ours: local,
+        rclone: null,
+      });
+      rows.push({
+        scenario: "restic backup through the server",
+        unit: "s",
+        ours: viaOurs,
+        rclone: viaRclone,
+        target: {
+          label: `≤ 1.15× local (${format(1.15 * local, 2)})`,
+          met: viaOurs <= 1.15 * local,
+        },
+      });
+    }
+
+    rows.push({ scenario: "RSS at idle (start)", unit: "MiB", ours: idle / MiB, rclone: null });
+    for (const [scenario, peak] of peaks) {
+      const mine = (peak["restic-rest"] ?? NaN) / MiB;
+      rows.push({
+        scenario: `peak RSS, ${scenario}`,
+        unit: "MiB",
+        ours: mine,
+        rclone: (peak.rclone ?? NaN) / MiB,
+        target: { label: "≤ 80 MiB", met: mine <= 80 },
+      });
+    }
+  } finally {
+    await ours?.stop();
+    await rclone?.stop();
+    if (!values.dir) await Deno.remove(work, { recursive: true }).catch(() => {});
+  }
+
+  const report = [
+    `# restic-rest benchmark${values.quick ? " (quick: toy sizes, figures mean nothing)" : ""}`,
+    "",
+    `Run on ${new Date().toISOString()} with \`deno task bench${values.quick ? " --quick" : ""}\`.`,
+    "",
+    "```",
+    await machine(),
+    "```",
+    "",
+    "Ratios are restic-rest / rclone from this one run. Targets from issue 5.",
+    "",
+    table(rows),
+    "",
+  ].join("\n");
+  console.log(report);
+  const resultFile = new URL(`./results/${values.quick ? "quick" : "latest"}.md`, import.meta.url);
+  await Deno.mkdir(new URL("./results/", import.meta.url), { recursive: true });
+  await Deno.writeTextFile(resultFile, report);
+  return 0;
+}
+
+if (import.meta.main) Deno.exit(await main());
