@@ -5,6 +5,8 @@
  * @module
  */
 
+import { PERMISSIONS, RUNTIME_FLAGS } from "../tools/compile.ts";
+
 /** A server process under test. */
 export interface BenchServer {
   name: string;
@@ -66,8 +68,12 @@ function wrap(name: string, url: string, child: Deno.ChildProcess): BenchServer 
   };
 }
 
-/** Runtime flags for the server, as `deno task serve` and the compiled binary use them. */
-const SERVER_RUNTIME_FLAGS = (Deno.env.get("BENCH_DENO_FLAGS") ?? "").split(" ").filter(Boolean);
+/**
+ * Runtime flags for the server: those of `deno task serve` and the compiled
+ * binary, or BENCH_DENO_FLAGS to experiment (for example with --cpu-prof).
+ */
+const SERVER_RUNTIME_FLAGS = Deno.env.get("BENCH_DENO_FLAGS")?.split(" ").filter(Boolean) ??
+  RUNTIME_FLAGS;
 
 /** Starts restic-rest on a data directory, as a user would (`deno run main.ts serve`). */
 export async function startResticRest(dataDir: string): Promise<BenchServer> {
@@ -76,10 +82,7 @@ export async function startResticRest(dataDir: string): Promise<BenchServer> {
     args: [
       "run",
       ...SERVER_RUNTIME_FLAGS,
-      "--allow-net",
-      "--allow-read",
-      "--allow-write",
-      "--allow-env",
+      ...PERMISSIONS,
       main,
       "serve",
       dataDir,

@@ -27,6 +27,23 @@ export async function exists(path: string): Promise<boolean> {
 }
 
 /**
+ * Tells whether a path exists, synchronously: for hot paths, where a
+ * thread-pool round trip costs more than the cached `lstat` itself.
+ *
+ * @param path The path to test.
+ * @returns `true` when something is there.
+ */
+export function existsSync(path: string): boolean {
+  try {
+    Deno.lstatSync(path);
+    return true;
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound) return false;
+    throw err;
+  }
+}
+
+/**
  * Creates a folder and its parents when missing.
  *
  * @param path The folder.
@@ -87,48 +104,4 @@ export async function writeFileAtomic(path: string, text: string, mode: number):
   }
   await Deno.rename(temp, path);
   await syncDir(dir);
-}
-
-/**
- * Coalesces folder fsyncs: a caller waits for a flush that started after its
- * own change (a link or unlink); callers that arrive while a flush runs share
- * the next one. Many uploads into one folder (`locks/`, `data/xx/`) then pay
- * for a few flushes instead of one each, with the same guarantee.
- */
-export class DirSyncer {
-  readonly #state = new Map<
-    string,
-    { running: Promise<void> | null; next: Promise<void> | null }
-  >();
-
-  /**
-   * Resolves once a fsync of `dir` that began after this call has finished.
-   *
-   * @param dir The folder whose entries changed.
-   */
-  sync(dir: string): Promise<void> {
-    let state = this.#state.get(dir);
-    if (!state) this.#state.set(dir, state = { running: null, next: null });
-    const entry = state;
-    if (entry.next) return entry.next; // a flush is queued and has not started: it covers us
-    const start = async (): Promise<void> => {
-      entry.next = null;
-      try {
-        await syncDir(dir);
-      } finally {
-        entry.running = null;
-        if (!entry.next) this.#state.delete(dir);
-      }
-    };
-    if (!entry.running) {
-      entry.running = start();
-      return entry.running;
-    }
-    // A flush is running but may have started before our change: queue one after it.
-    entry.next = entry.running.then(() => {
-      entry.running = start();
-      return entry.running;
-    });
-    return entry.next;
-  }
 }

@@ -1,7 +1,8 @@
 /** The release pieces that cannot run here still have to be right. */
 import assert from "node:assert/strict";
 import { parseCommand } from "../lib/cli.ts";
-import { compileArgs, PERMISSIONS } from "../tools/compile.ts";
+import { compileArgs, PERMISSIONS, RUNTIME_FLAGS } from "../tools/compile.ts";
+import denoJson from "../deno.json" with { type: "json" };
 import { PROJECT_ROOT } from "./_helpers.ts";
 
 const unit = await Deno.readTextFile(`${PROJECT_ROOT}examples/restic-rest.service`);
@@ -59,7 +60,7 @@ Deno.test({
 Deno.test("compileArgs() bakes in exactly the permissions the server needs", () => {
   assert.deepEqual(PERMISSIONS, ["--allow-net", "--allow-read", "--allow-write", "--allow-env"]);
   const args = compileArgs("aarch64-apple-darwin", "dist/x");
-  assert.deepEqual(args.slice(0, 5), ["compile", ...PERMISSIONS]);
+  assert.deepEqual(args.slice(0, 6), ["compile", ...PERMISSIONS, ...RUNTIME_FLAGS]);
   assert.ok(args.join(" ").includes("--target aarch64-apple-darwin --output dist/x"));
   assert.ok(args.at(-1)!.endsWith("/main.ts"));
   assert.ok(!args.includes("--allow-all") && !args.includes("-A"));
@@ -81,4 +82,10 @@ Deno.test("the release workflow builds the five platforms with the compile task 
   assert.match(workflow, /deno task compile --target \$\{\{ matrix\.target \}\}/);
   assert.match(workflow, /sha256sum restic-rest-\* > SHA256SUMS/);
   assert.match(workflow, /deno-version: v2\.9\.6/);
+});
+
+Deno.test("deno task serve runs with the same permissions and V8 flags as the compiled binary", () => {
+  const serve = denoJson.tasks.serve.split(" ");
+  for (const flag of [...PERMISSIONS, ...RUNTIME_FLAGS]) assert.ok(serve.includes(flag), flag);
+  assert.ok(!serve.includes("-A") && !serve.includes("--allow-all"));
 });
