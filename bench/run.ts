@@ -7,7 +7,7 @@
  *   deno task bench --dir D    # scratch space in D (default: a temp folder)
  *
  * Prints one Markdown table and writes it, with the machine's description,
- * to bench/results/latest.md (full runs) or bench/results/quick.md.
+ * to bench/results/latest.md (full runs), quick.md or partial.md (--only).
  *
  * @module
  */
@@ -378,7 +378,9 @@ async function main(): Promise<number> {
   }
 
   const report = [
-    `# restic-rest benchmark${values.quick ? " (quick: toy sizes, figures mean nothing)" : ""}`,
+    `# restic-rest benchmark${values.quick ? " (quick: toy sizes, figures mean nothing)" : ""}${
+      only ? ` (only ${only.join(", ")})` : ""
+    }`,
     "",
     `Run on ${new Date().toISOString()} with \`deno task bench${values.quick ? " --quick" : ""}\`.`,
     "",
@@ -392,7 +394,8 @@ async function main(): Promise<number> {
     "",
   ].join("\n");
   console.log(report);
-  const resultFile = new URL(`./results/${values.quick ? "quick" : "latest"}.md`, import.meta.url);
+  const kind = values.quick ? "quick" : only ? "partial" : "latest";
+  const resultFile = new URL(`./results/${kind}.md`, import.meta.url);
   await Deno.mkdir(new URL("./results/", import.meta.url), { recursive: true });
   await Deno.writeTextFile(resultFile, report);
   return 0;

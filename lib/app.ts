@@ -36,6 +36,8 @@ export interface AppOptions extends AccessRules {
   metrics?: Metrics | null;
   /** Serve `/metrics` without authentication (`--prometheus-no-auth`). */
   metricsNoAuth?: boolean;
+  /** An upload that sends nothing for this long (ms) fails with 408. */
+  idleTimeoutMs?: number;
 }
 
 /** Facts about the connection, as `Deno.serve` passes them. */

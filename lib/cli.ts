@@ -108,6 +108,12 @@ const SERVE_OPTIONS: readonly OptionSpec[] = [
     type: "boolean",
     help: "let the file system group read repositories (0770/0660)",
   },
+  {
+    name: "idle-timeout",
+    type: "string",
+    value: "SECONDS",
+    help: "cut off an upload that sends nothing this long (default 60)",
+  },
   { name: "debug", type: "boolean", help: "log every request and the reason for every 4xx" },
   {
     name: "tls-min-ver",
@@ -276,6 +282,7 @@ export function parseCommand(args: string[], env: Record<string, string | undefi
       tlsKey: string("tls-key"),
       debug: flag("debug"),
       shutdownTimeout: string("shutdown-timeout"),
+      idleTimeout: string("idle-timeout"),
       maxSize: string("max-size"),
       log: string("log"),
       prometheus: flag("prometheus"),

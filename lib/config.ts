@@ -46,6 +46,8 @@ export interface ServeConfig {
   groupAccessibleRepos: boolean;
   /** How long in-flight requests may run on after SIGINT/SIGTERM. */
   shutdownTimeoutSeconds: number;
+  /** An upload that sends no byte for this long is cut off (408). */
+  idleTimeoutSeconds: number;
 }
 
 /** The default data directory, relative to the working directory. */
@@ -54,6 +56,8 @@ export const DEFAULT_DATA_DIR = "./restic-data";
 export const DEFAULT_LISTEN = ":8000";
 /** The default grace period for in-flight requests at shutdown. */
 export const DEFAULT_SHUTDOWN_TIMEOUT_SECONDS = 10;
+/** The default time an upload may send nothing before it is cut off. */
+export const DEFAULT_IDLE_TIMEOUT_SECONDS = 60;
 
 /** A configuration value that cannot be used; the message says which and why. */
 export class ConfigError extends Error {
@@ -117,6 +121,7 @@ export interface ServeChoices {
   tlsKey?: string;
   debug?: boolean;
   shutdownTimeout?: string;
+  idleTimeout?: string;
   prometheus?: boolean;
   prometheusNoAuth?: boolean;
   maxSize?: string;
@@ -137,15 +142,16 @@ export interface ServeChoices {
  */
 export function buildServeConfig(choices: ServeChoices): ServeConfig {
   const dataDir = choices.dataDir || DEFAULT_DATA_DIR;
-  let shutdownTimeoutSeconds = DEFAULT_SHUTDOWN_TIMEOUT_SECONDS;
-  if (choices.shutdownTimeout !== undefined) {
-    shutdownTimeoutSeconds = Number(choices.shutdownTimeout);
-    if (!Number.isFinite(shutdownTimeoutSeconds) || shutdownTimeoutSeconds < 0) {
-      throw new ConfigError(
-        `Cannot use --shutdown-timeout "${choices.shutdownTimeout}": give seconds, 0 or more`,
-      );
-    }
-  }
+  const shutdownTimeoutSeconds = parseSeconds(
+    "--shutdown-timeout",
+    choices.shutdownTimeout,
+    DEFAULT_SHUTDOWN_TIMEOUT_SECONDS,
+  );
+  const idleTimeoutSeconds = parseSeconds(
+    "--idle-timeout",
+    choices.idleTimeout,
+    DEFAULT_IDLE_TIMEOUT_SECONDS,
+  );
   if (choices.cpuProfile !== undefined) {
     throw new ConfigError(
       "Cannot write a Go CPU profile (--cpu-profile): run under `deno run --cpu-prof` instead",
@@ -199,7 +205,17 @@ export function buildServeConfig(choices: ServeChoices): ServeConfig {
     accessLog: choices.log || null,
     groupAccessibleRepos: choices.groupAccessibleRepos ?? false,
     shutdownTimeoutSeconds,
+    idleTimeoutSeconds,
   };
+}
+
+function parseSeconds(flag: string, value: string | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  const seconds = Number(value);
+  if (value.trim() === "" || !Number.isFinite(seconds) || seconds < 0) {
+    throw new ConfigError(`Cannot use ${flag} "${value}": give seconds, 0 or more`);
+  }
+  return seconds;
 }
 
 const SIZE_UNITS: Record<string, number> = {

@@ -35,6 +35,8 @@ export interface HandlerDeps {
   verifyUpload: boolean;
   /** Counts blob reads, writes and deletes, when metrics are on. */
   metrics?: Metrics | null;
+  /** An upload that sends nothing for this long (ms) fails with 408. */
+  idleTimeoutMs?: number;
 }
 
 /** The REST operations, by name. */
@@ -156,6 +158,7 @@ export function createHandlers(deps: HandlerDeps): Handlers {
     const saved = await storage.save(ref, request.body, {
       verifyHash: deps.verifyUpload,
       contentLength,
+      idleTimeoutMs: deps.idleTimeoutMs,
     });
     if (saved.created) count("write", ctx, saved.size);
     return ok();

@@ -30,6 +30,7 @@ const STORAGE_STATUS: Record<StorageErrorCode, StatusCode> = {
   AlreadyExists: STATUS_CODE.Forbidden,
   HashMismatch: STATUS_CODE.BadRequest,
   IncompleteBody: STATUS_CODE.BadRequest,
+  Timeout: STATUS_CODE.RequestTimeout,
   NoSpace: STATUS_CODE.InsufficientStorage,
   QuotaExceeded: STATUS_CODE.InsufficientStorage,
   Io: STATUS_CODE.InternalServerError,

@@ -159,6 +159,7 @@ export async function startServer(config: ServeConfig, log: Logger): Promise<Run
     policy,
     metrics,
     metricsNoAuth: config.prometheusNoAuth,
+    idleTimeoutMs: config.idleTimeoutSeconds > 0 ? config.idleTimeoutSeconds * 1000 : undefined,
     verifyUpload: config.verifyUpload,
     appendOnly: config.appendOnly,
     privateRepos: config.privateRepos,

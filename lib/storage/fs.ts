@@ -103,7 +103,25 @@ class DurableFile {
 }
 
 function clientGone(err: unknown): StorageError {
+  if (err instanceof StorageError) return err;
   return new StorageError("IncompleteBody", "the client stopped sending the body", { cause: err });
+}
+
+/** Waits for a body read, failing with `Timeout` when nothing arrives in `idleMs`. */
+async function readWithin<T>(read: Promise<T>, idleMs: number | undefined): Promise<T> {
+  if (idleMs === undefined) return await read;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const expired = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(new StorageError("Timeout", `no body bytes for ${idleMs / 1000} s`)),
+      idleMs,
+    );
+  });
+  try {
+    return await Promise.race([read, expired]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /**
@@ -120,13 +138,14 @@ async function receiveBody(
   file: DurableFile | null,
   hash: Hash | null,
   onReceive?: (totalBytes: number) => void,
+  idleMs?: number,
 ): Promise<number> {
   if (body === null) return 0;
   let reader: ReadableStreamBYOBReader;
   try {
     reader = body.getReader({ mode: "byob" });
   } catch {
-    return await receiveChunks(body, file, hash, onReceive); // not a byte stream
+    return await receiveChunks(body, file, hash, onReceive, idleMs); // not a byte stream
   }
   let current: Uint8Array = new Uint8Array(WRITE_BUFFER_BYTES);
   let spare: Uint8Array | null = file ? new Uint8Array(WRITE_BUFFER_BYTES) : null;
@@ -143,7 +162,7 @@ async function receiveBody(
       let result: ReadableStreamReadResult<Uint8Array>;
       try {
         const view = new Uint8Array(current.buffer as ArrayBuffer, filled, current.length - filled);
-        result = await reader.read(view);
+        result = await readWithin(reader.read(view), idleMs);
       } catch (err) {
         throw clientGone(err);
       }
@@ -182,6 +201,7 @@ async function receiveChunks(
   file: DurableFile | null,
   hash: Hash | null,
   onReceive?: (totalBytes: number) => void,
+  idleMs?: number,
 ): Promise<number> {
   const reader = body.getReader();
   let total = 0;
@@ -189,7 +209,7 @@ async function receiveChunks(
     while (true) {
       let result: ReadableStreamReadResult<Uint8Array>;
       try {
-        result = await reader.read();
+        result = await readWithin(reader.read(), idleMs);
       } catch (err) {
         throw clientGone(err);
       }
@@ -481,7 +501,13 @@ export class FsStorage implements Storage {
       this.#uploads.add(temp);
       if (this.#exactModes) await Deno.chmod(temp, this.#fileMode);
       const hash = verify ? createHash("sha256") : null;
-      const received = await receiveBody(body, file, hash, options.onReceive);
+      const received = await receiveBody(
+        body,
+        file,
+        hash,
+        options.onReceive,
+        options.idleTimeoutMs,
+      );
       checkBody(received, options, hash, name);
       await file.sync();
       file.file.close();
@@ -530,7 +556,7 @@ export class FsStorage implements Storage {
       throw new StorageError("AlreadyExists", `${ref.type} exists and is never overwritten`);
     }
     const hash = createHash("sha256");
-    const received = await receiveBody(body, null, hash);
+    const received = await receiveBody(body, null, hash, undefined, options.idleTimeoutMs);
     checkBody(received, options, hash, ref.name);
     return { created: false, size: received };
   }

@@ -39,6 +39,8 @@ export interface SaveOptions {
    * `QuotaExceeded` error to stop the upload (see `quota.ts`).
    */
   onReceive?: (totalBytes: number) => void;
+  /** Fail with `Timeout` when no byte arrives for this long (ms); none when absent. */
+  idleTimeoutMs?: number;
 }
 
 /** What a save did: `created` false means an identical object was there already. */
@@ -54,6 +56,7 @@ export type StorageErrorCode =
   | "AlreadyExists"
   | "HashMismatch"
   | "IncompleteBody"
+  | "Timeout"
   | "NoSpace"
   | "QuotaExceeded"
   | "Io";
