@@ -1,0 +1,207 @@
+/**
+ * Crash cycles: real `restic backup` runs against the server while the server
+ * is killed with SIGKILL at random moments and restarted on the same port.
+ * Used by tests/crash_test.ts (20 kills) and `deno task soak` (100 kills).
+ *
+ * @module
+ */
+
+import { createHash } from "node:crypto";
+import { join } from "node:path";
+import { isObjectName, TEMP_FILE_PREFIX } from "../lib/restic.ts";
+import { listFiles, PROJECT_ROOT } from "./_helpers.ts";
+
+/** What a crash run found. */
+export interface CrashReport {
+  kills: number;
+  /** Temp files found right after a kill (crash leftovers). */
+  leftoverTempFiles: number;
+  /** Temp files still there after a restart (must be 0). */
+  tempFilesAfterRestart: number;
+  /** Visible objects whose content does not hash to their name (must be 0). */
+  corruptObjects: string[];
+  /** Temp names that appeared in a listing (must be 0). */
+  tempNamesListed: number;
+  /** restic backups that finished despite the kills / that gave up. */
+  backupsCompleted: number;
+  backupsFailed: number;
+  /** The output of the final `restic check --read-data`. */
+  check: { code: number; output: string };
+}
+
+function lcg(seed: number): () => number {
+  let state = seed >>> 0 || 1;
+  return () => (state = (state * 1664525 + 1013904223) >>> 0) / 2 ** 32;
+}
+
+async function freePort(): Promise<number> {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const { port } = listener.addr;
+  listener.close();
+  return port;
+}
+
+async function startServer(dataDir: string, port: number): Promise<Deno.ChildProcess> {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--allow-net",
+      "--allow-read",
+      "--allow-write",
+      "--allow-env",
+      join(PROJECT_ROOT, "main.ts"),
+      "serve",
+      dataDir,
+      "--no-auth",
+      "--listen",
+      `127.0.0.1:${port}`,
+    ],
+    stdin: "null",
+    stdout: "null",
+    stderr: "piped",
+  }).spawn();
+  const reader = child.stderr.pipeThrough(new TextDecoderStream()).getReader();
+  let text = "";
+  const deadline = Date.now() + 30_000;
+  while (!text.includes("start server on") && Date.now() < deadline) {
+    const { value, done } = await reader.read();
+    if (done) throw new Error(`server exited:\n${text}`);
+    text += value;
+  }
+  (async () => {
+    while (!(await reader.read()).done) { /* drain */ }
+  })().catch(() => {});
+  return child;
+}
+
+async function tempFileCount(dir: string): Promise<number> {
+  return (await listFiles(dir)).filter((f) => f.split("/").pop()!.startsWith(TEMP_FILE_PREFIX))
+    .length;
+}
+
+/** Hashes every visible object not checked before; returns the names that do not match. */
+async function verifyObjects(repoDir: string, checked: Set<string>): Promise<string[]> {
+  const corrupt: string[] = [];
+  for (const file of await listFiles(repoDir)) {
+    const name = file.split("/").pop()!;
+    if (!isObjectName(name) || checked.has(file)) continue;
+    const data = await Deno.readFile(join(repoDir, file)).catch(() => null);
+    if (data === null) continue; // deleted meanwhile (locks)
+    if (createHash("sha256").update(data).digest("hex") !== name) corrupt.push(file);
+    else checked.add(file);
+  }
+  return corrupt;
+}
+
+async function addData(source: string, round: number, random: () => number): Promise<void> {
+  const dir = join(source, `round-${round}`);
+  await Deno.mkdir(dir, { recursive: true });
+  for (let i = 0; i < 4; i++) {
+    const data = new Uint8Array(512 * 1024 + Math.floor(random() * 2 * 1024 * 1024));
+    for (let o = 0; o < data.length; o += 65536) {
+      crypto.getRandomValues(data.subarray(o, o + 65536));
+    }
+    await Deno.writeFile(join(dir, `big-${i}.bin`), data);
+  }
+  for (let i = 0; i < 30; i++) {
+    await Deno.writeTextFile(join(dir, `small-${i}.txt`), `${round} ${i} ${random()}\n`);
+  }
+}
+
+function restic(repo: string, args: string[], cache: string): Deno.Command {
+  return new Deno.Command("restic", {
+    args: ["-r", repo, ...args],
+    env: { RESTIC_PASSWORD: "crash-test", RESTIC_CACHE_DIR: cache },
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  });
+}
+
+/**
+ * Runs `kills` crash cycles and a final check.
+ *
+ * @param options How many kills, a seed, a scratch folder and a progress log.
+ * @returns What was found.
+ */
+export async function runCrashCycles(options: {
+  kills: number;
+  seed: number;
+  work: string;
+  log?: (line: string) => void;
+}): Promise<CrashReport> {
+  const { kills, work } = options;
+  const log = options.log ?? (() => {});
+  const random = lcg(options.seed);
+  const dataDir = join(work, "data");
+  const source = join(work, "source");
+  const cache = join(work, "cache");
+  await Deno.mkdir(dataDir, { recursive: true });
+  await Deno.mkdir(source, { recursive: true });
+  const port = await freePort();
+  const repo = `rest:http://127.0.0.1:${port}/crash/`;
+  const report: CrashReport = {
+    kills: 0,
+    leftoverTempFiles: 0,
+    tempFilesAfterRestart: 0,
+    corruptObjects: [],
+    tempNamesListed: 0,
+    backupsCompleted: 0,
+    backupsFailed: 0,
+    check: { code: -1, output: "" },
+  };
+  const checked = new Set<string>();
+  let server = await startServer(dataDir, port);
+  try {
+    const init = await restic(repo, ["init"], cache).output();
+    if (init.code !== 0) throw new Error(`init failed: ${new TextDecoder().decode(init.stderr)}`);
+    for (let round = 0; round < kills; round++) {
+      await addData(source, round, random);
+      const backup = restic(repo, ["backup", "--quiet", source], cache).spawn();
+      await new Promise((r) => setTimeout(r, 100 + random() * 900));
+      server.kill("SIGKILL");
+      await server.status;
+      report.kills++;
+      report.leftoverTempFiles += await tempFileCount(dataDir);
+      server = await startServer(dataDir, port);
+      report.tempFilesAfterRestart += await tempFileCount(dataDir);
+      for (const type of ["data", "index", "snapshots", "keys", "locks"]) {
+        const names: unknown = await fetch(`http://127.0.0.1:${port}/crash/${type}/`).then((r) =>
+          r.json()
+        );
+        if (Array.isArray(names)) {
+          report.tempNamesListed += names.filter((n) =>
+            typeof n !== "string" || !isObjectName(n)
+          ).length;
+        }
+      }
+      report.corruptObjects.push(...await verifyObjects(join(dataDir, "crash"), checked));
+      const result = await backup.output();
+      if (result.code === 0) report.backupsCompleted++;
+      else report.backupsFailed++;
+      log(
+        `kill ${
+          round + 1
+        }/${kills}: backup exit ${result.code}, leftovers so far ${report.leftoverTempFiles}`,
+      );
+    }
+    await restic(repo, ["unlock"], cache).output();
+    const final = await restic(repo, ["backup", "--quiet", source], cache).output();
+    if (final.code !== 0) {
+      throw new Error(`final backup failed: ${new TextDecoder().decode(final.stderr)}`);
+    }
+    const check = await restic(repo, ["check", "--read-data"], cache).output();
+    const decoder = new TextDecoder();
+    report.check = {
+      code: check.code,
+      output: decoder.decode(check.stdout) + decoder.decode(check.stderr),
+    };
+    report.corruptObjects.push(...await verifyObjects(join(dataDir, "crash"), checked));
+  } finally {
+    try {
+      server.kill("SIGKILL");
+    } catch { /* gone */ }
+    await server.status;
+  }
+  return report;
+}
