@@ -43,8 +43,15 @@ const READ_CHUNK_BYTES = 256 << 10;
 /** How many `stat` calls a v2 listing runs at once. */
 const LIST_STAT_BATCH = 128;
 
-/** Turns an error of a file operation into a {@link StorageError}. */
-function toStorageError(err: unknown, action: string): StorageError {
+/**
+ * Turns an error of a file operation into a {@link StorageError}: missing is
+ * `NotFound`, a full disk or quota `NoSpace`, anything else `Io` (500).
+ *
+ * @param err What the file operation threw.
+ * @param action What was being done, for the log.
+ * @returns The storage error.
+ */
+export function toStorageError(err: unknown, action: string): StorageError {
   if (err instanceof StorageError) return err;
   if (err instanceof Deno.errors.NotFound) {
     return new StorageError("NotFound", `${action}: not found`);
