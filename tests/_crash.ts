@@ -16,7 +16,10 @@ export interface CrashReport {
   kills: number;
   /** Temp files found right after a kill (crash leftovers). */
   leftoverTempFiles: number;
-  /** Temp files still there after a restart (must be 0). */
+  /**
+   * Temp files left by a kill that are still there after the restart (must
+   * be 0). New temp files of uploads that restic resumed do not count.
+   */
   tempFilesAfterRestart: number;
   /** Visible objects whose content does not hash to their name (must be 0). */
   corruptObjects: string[];
@@ -162,9 +165,11 @@ export async function runCrashCycles(options: {
       server.kill("SIGKILL");
       await server.status;
       report.kills++;
-      report.leftoverTempFiles += await tempFileCount(dataDir);
+      const leftovers = await tempFileNames(dataDir);
+      report.leftoverTempFiles += leftovers.length;
       server = await startServer(dataDir, port);
-      report.tempFilesAfterRestart += await tempFileCount(dataDir);
+      const now = new Set(await tempFileNames(dataDir));
+      report.tempFilesAfterRestart += leftovers.filter((name) => now.has(name)).length;
       for (const type of ["data", "index", "snapshots", "keys", "locks"]) {
         const names: unknown = await fetch(`http://127.0.0.1:${port}/crash/${type}/`).then((r) =>
           r.json()
