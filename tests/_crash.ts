@@ -77,9 +77,8 @@ async function startServer(dataDir: string, port: number): Promise<Deno.ChildPro
   return child;
 }
 
-async function tempFileCount(dir: string): Promise<number> {
-  return (await listFiles(dir)).filter((f) => f.split("/").pop()!.startsWith(TEMP_FILE_PREFIX))
-    .length;
+async function tempFileNames(dir: string): Promise<string[]> {
+  return (await listFiles(dir)).filter((f) => f.split("/").pop()!.startsWith(TEMP_FILE_PREFIX));
 }
 
 /** Hashes every visible object not checked before; returns the names that do not match. */
