@@ -12,6 +12,9 @@
  * @module
  */
 
+// A command-line tool: printing its report is its job.
+// deno-lint-ignore-file no-console
+
 import { parseArgs } from "node:util";
 import {
   BlobSet,

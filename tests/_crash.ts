@@ -9,7 +9,7 @@
 import { createHash } from "node:crypto";
 import { join } from "node:path";
 import { isObjectName, TEMP_FILE_PREFIX } from "../lib/restic.ts";
-import { listFiles, PROJECT_ROOT } from "./_helpers.ts";
+import { listFiles, seededRandom, type ServerProcess, startServerProcess } from "./_helpers.ts";
 
 /** What a crash run found. */
 export interface CrashReport {
@@ -32,49 +32,11 @@ export interface CrashReport {
   check: { code: number; output: string };
 }
 
-function lcg(seed: number): () => number {
-  let state = seed >>> 0 || 1;
-  return () => (state = (state * 1664525 + 1013904223) >>> 0) / 2 ** 32;
-}
-
-async function freePort(): Promise<number> {
+function freePort(): number {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const { port } = listener.addr;
   listener.close();
   return port;
-}
-
-async function startServer(dataDir: string, port: number): Promise<Deno.ChildProcess> {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "--allow-net",
-      "--allow-read",
-      "--allow-write",
-      "--allow-env",
-      join(PROJECT_ROOT, "main.ts"),
-      "serve",
-      dataDir,
-      "--no-auth",
-      "--listen",
-      `127.0.0.1:${port}`,
-    ],
-    stdin: "null",
-    stdout: "null",
-    stderr: "piped",
-  }).spawn();
-  const reader = child.stderr.pipeThrough(new TextDecoderStream()).getReader();
-  let text = "";
-  const deadline = Date.now() + 30_000;
-  while (!text.includes("start server on") && Date.now() < deadline) {
-    const { value, done } = await reader.read();
-    if (done) throw new Error(`server exited:\n${text}`);
-    text += value;
-  }
-  (async () => {
-    while (!(await reader.read()).done) { /* drain */ }
-  })().catch(() => {});
-  return child;
 }
 
 async function tempFileNames(dir: string): Promise<string[]> {
@@ -134,13 +96,13 @@ export async function runCrashCycles(options: {
 }): Promise<CrashReport> {
   const { kills, work } = options;
   const log = options.log ?? (() => {});
-  const random = lcg(options.seed);
+  const random = seededRandom(options.seed);
   const dataDir = join(work, "data");
   const source = join(work, "source");
   const cache = join(work, "cache");
   await Deno.mkdir(dataDir, { recursive: true });
   await Deno.mkdir(source, { recursive: true });
-  const port = await freePort();
+  const port = freePort();
   const repo = `rest:http://127.0.0.1:${port}/crash/`;
   const report: CrashReport = {
     kills: 0,
@@ -153,7 +115,9 @@ export async function runCrashCycles(options: {
     check: { code: -1, output: "" },
   };
   const checked = new Set<string>();
-  let server = await startServer(dataDir, port);
+  const start = (): Promise<ServerProcess> =>
+    startServerProcess([dataDir, "--no-auth", "--listen", `127.0.0.1:${port}`]);
+  let server = await start();
   try {
     const init = await restic(repo, ["init"], cache).output();
     if (init.code !== 0) throw new Error(`init failed: ${new TextDecoder().decode(init.stderr)}`);
@@ -161,12 +125,11 @@ export async function runCrashCycles(options: {
       await addData(source, round, random);
       const backup = restic(repo, ["backup", "--quiet", source], cache).spawn();
       await new Promise((r) => setTimeout(r, 100 + random() * 900));
-      server.kill("SIGKILL");
-      await server.status;
+      await server.stop("SIGKILL");
       report.kills++;
       const leftovers = await tempFileNames(dataDir);
       report.leftoverTempFiles += leftovers.length;
-      server = await startServer(dataDir, port);
+      server = await start();
       const now = new Set(await tempFileNames(dataDir));
       report.tempFilesAfterRestart += leftovers.filter((name) => now.has(name)).length;
       for (const type of ["data", "index", "snapshots", "keys", "locks"]) {
@@ -202,10 +165,7 @@ export async function runCrashCycles(options: {
     };
     report.corruptObjects.push(...await verifyObjects(join(dataDir, "crash"), checked));
   } finally {
-    try {
-      server.kill("SIGKILL");
-    } catch { /* gone */ }
-    await server.status;
+    await server.stop("SIGKILL");
   }
   return report;
 }

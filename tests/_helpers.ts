@@ -9,6 +9,7 @@ import { createHash } from "node:crypto";
 import { type AppHandler, type AppOptions, createApp } from "../lib/app.ts";
 import { createLogger, type Logger } from "../lib/log.ts";
 import { FsStorage } from "../lib/storage/fs.ts";
+import { PERMISSIONS } from "../tools/compile.ts";
 
 /** The repository root of this project. */
 export const PROJECT_ROOT = new URL("..", import.meta.url).pathname;
@@ -124,10 +125,7 @@ export async function startServerProcess(args: string[]): Promise<ServerProcess>
   const process = new Deno.Command(Deno.execPath(), {
     args: [
       "run",
-      "--allow-net",
-      "--allow-read",
-      "--allow-write",
-      "--allow-env",
+      ...PERMISSIONS,
       MAIN,
       "serve",
       ...args,
@@ -307,4 +305,47 @@ export async function tempFiles(root: string): Promise<string[]> {
   return (await listFiles(root)).filter((f) =>
     f.split("/").pop()!.startsWith(".restic-rest-upload-")
   );
+}
+
+/** A seeded pseudo-random generator (LCG) returning numbers in [0, 1), so failures reproduce. */
+export function seededRandom(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => (state = (state * 1664525 + 1013904223) >>> 0) / 2 ** 32;
+}
+
+/** The output of a finished command. */
+export interface CommandResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs a command to the end, feeding it `stdin`. */
+export async function runCommand(
+  command: string,
+  args: string[],
+  stdin = "",
+): Promise<CommandResult> {
+  const child = new Deno.Command(command, {
+    args,
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "piped",
+  })
+    .spawn();
+  const writer = child.stdin.getWriter();
+  await writer.write(new TextEncoder().encode(stdin)).catch(() => {});
+  await writer.close().catch(() => {});
+  const output = await child.output();
+  const decoder = new TextDecoder();
+  return {
+    code: output.code,
+    stdout: decoder.decode(output.stdout),
+    stderr: decoder.decode(output.stderr),
+  };
+}
+
+/** Runs `main.ts` with the server's permissions, as a user runs the program. */
+export function runMain(args: string[], stdin = ""): Promise<CommandResult> {
+  return runCommand(Deno.execPath(), ["run", ...PERMISSIONS, MAIN, ...args], stdin);
 }

@@ -5,15 +5,11 @@ import {
   listFiles,
   pseudoRandomBytes,
   rawRequest,
+  seededRandom,
   serveTestApp,
   sha256,
   tempFiles,
 } from "./_helpers.ts";
-
-function lcg(seed: number): () => number {
-  let state = seed;
-  return () => (state = (state * 1664525 + 1013904223) >>> 0) / 2 ** 32;
-}
 
 function chunked(body: Uint8Array): Uint8Array {
   const parts: Uint8Array[] = [];
@@ -35,7 +31,7 @@ function chunked(body: Uint8Array): Uint8Array {
 Deno.test("uploads cut at 60 random offsets leave nothing behind, and the server keeps serving", async () => {
   await using server = await serveTestApp();
   await fetch(`${server.url}/?create=true`, { method: "POST" }).then((r) => r.body?.cancel());
-  const random = lcg(6);
+  const random = seededRandom(6);
   const cases: { label: string; bytes: Uint8Array; cut: number }[] = [];
   for (let i = 0; i < 60; i++) {
     const body = pseudoRandomBytes(1 + Math.floor(random() * 300_000), 100 + i);

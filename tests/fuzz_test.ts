@@ -5,16 +5,11 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { listFiles, sha256, startServerProcess, tempDir } from "./_helpers.ts";
+import { listFiles, seededRandom, sha256, startServerProcess, tempDir } from "./_helpers.ts";
 
 const REQUESTS = 10_000;
 const CONCURRENCY = 16;
 const SEED = 424242;
-
-function lcg(seed: number): () => number {
-  let state = seed;
-  return () => (state = (state * 1664525 + 1013904223) >>> 0) / 2 ** 32;
-}
 
 async function rss(pid: number): Promise<number> {
   const status = await Deno.readTextFile(`/proc/${pid}/status`);
@@ -33,7 +28,7 @@ Deno.test({
     await Deno.writeTextFile(join(root.path, "canary.txt"), "canary");
     await Deno.writeTextFile(join(data, ".htpasswd"), "alice:{SHA}5en6G6MezRroT3XKqkdPOmY/BfQ=\n");
     await using server = await startServerProcess([data, "--prometheus"]);
-    const random = lcg(SEED);
+    const random = seededRandom(SEED);
     const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)];
     const validAuth = `Basic ${btoa("alice:secret")}`;
     const known = Array.from(

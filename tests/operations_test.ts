@@ -7,6 +7,7 @@ import {
   pseudoRandomBytes,
   restic,
   resticOk,
+  runCommand,
   sha256,
   startServerProcess,
   tempDir,
@@ -20,18 +21,8 @@ const COMBINED =
   /^(\S+) (\S+) (\S+) \[(\d{2}\/[A-Z][a-z]{2}\/\d{4}:\d{2}:\d{2}:\d{2} [+-]\d{4})\] "([A-Z]+) (\S+) (HTTP\/\d\.\d)" (\d{3}) (\d+|-) "((?:[^"\\]|\\.)*)" "((?:[^"\\]|\\.)*)"$/;
 
 async function promtool(text: string): Promise<{ code: number; output: string }> {
-  const child = new Deno.Command("promtool", {
-    args: ["check", "metrics"],
-    stdin: "piped",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  const writer = child.stdin.getWriter();
-  await writer.write(new TextEncoder().encode(text));
-  await writer.close();
-  const out = await child.output();
-  const decode = (b: Uint8Array): string => new TextDecoder().decode(b);
-  return { code: out.code, output: decode(out.stdout) + decode(out.stderr) };
+  const result = await runCommand("promtool", ["check", "metrics"], text);
+  return { code: result.code, output: result.stdout + result.stderr };
 }
 
 function sample(text: string, name: string, labels: Record<string, string> = {}): number {

@@ -6,40 +6,22 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import {
-  PROJECT_ROOT,
   pseudoRandomBytes,
   restic,
   resticOk,
+  runMain,
   sha256,
   startServerProcess,
   tempDir,
 } from "./_helpers.ts";
 
-const PERMISSIONS = ["--allow-net", "--allow-read", "--allow-write", "--allow-env"];
-
 /** Runs `restic-rest user add NAME --password-stdin`. */
 async function addUser(dataDir: string, name: string, password: string): Promise<void> {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      ...PERMISSIONS,
-      `${PROJECT_ROOT}main.ts`,
-      "user",
-      "add",
-      name,
-      "--path",
-      dataDir,
-      "--password-stdin",
-    ],
-    stdin: "piped",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  const writer = child.stdin.getWriter();
-  await writer.write(new TextEncoder().encode(password + "\n"));
-  await writer.close();
-  const output = await child.output();
-  assert.equal(output.code, 0, new TextDecoder().decode(output.stderr));
+  const result = await runMain(
+    ["user", "add", name, "--path", dataDir, "--password-stdin"],
+    password + "\n",
+  );
+  assert.equal(result.code, 0, result.stderr);
 }
 
 async function makeSource(root: string): Promise<string> {
@@ -276,21 +258,9 @@ Deno.test({
       "--listen",
       `unix:${socket}`,
     ]);
-    const second = await new Deno.Command(Deno.execPath(), {
-      args: [
-        "run",
-        ...PERMISSIONS,
-        `${PROJECT_ROOT}main.ts`,
-        "serve",
-        data.path,
-        "--no-auth",
-        "--listen",
-        `unix:${socket}`,
-      ],
-      stdin: "null",
-    }).output();
+    const second = await runMain(["serve", data.path, "--no-auth", "--listen", `unix:${socket}`]);
     assert.equal(second.code, 2);
-    assert.match(new TextDecoder().decode(second.stderr), /another server is listening/);
+    assert.match(second.stderr, /another server is listening/);
     assert.equal(await first.stop("SIGTERM"), 0);
   },
 });
@@ -335,26 +305,8 @@ Deno.test({
       args: string[],
       stdin = "",
     ): Promise<{ code: number; out: string; err: string }> => {
-      const child = new Deno.Command(Deno.execPath(), {
-        args: [
-          "run",
-          ...PERMISSIONS,
-          `${PROJECT_ROOT}main.ts`,
-          "user",
-          ...args,
-          "--path",
-          data.path,
-        ],
-        stdin: "piped",
-        stdout: "piped",
-        stderr: "piped",
-      }).spawn();
-      const writer = child.stdin.getWriter();
-      await writer.write(new TextEncoder().encode(stdin));
-      await writer.close();
-      const output = await child.output();
-      const decode = (b: Uint8Array): string => new TextDecoder().decode(b);
-      return { code: output.code, out: decode(output.stdout), err: decode(output.stderr) };
+      const result = await runMain(["user", ...args, "--path", data.path], stdin);
+      return { code: result.code, out: result.stdout, err: result.stderr };
     };
     assert.equal((await run(["add", "anna", "--password-stdin"], "pw-anna\n")).code, 0);
     assert.equal((await run(["add", "ben"], "pw-ben\npw-ben\n")).code, 0, "prompted twice");

@@ -2,29 +2,14 @@
 import assert from "node:assert/strict";
 import {
   eventually,
-  PROJECT_ROOT,
   pseudoRandomBytes,
+  runMain,
   sha256,
   startServerProcess,
   tempDir,
   tempFiles,
 } from "./_helpers.ts";
 import { TEMP_FILE_PREFIX } from "../lib/restic.ts";
-
-const PERMISSIONS = ["--allow-net", "--allow-read", "--allow-write", "--allow-env"];
-
-async function runMain(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const output = await new Deno.Command(Deno.execPath(), {
-    args: ["run", ...PERMISSIONS, `${PROJECT_ROOT}main.ts`, ...args],
-    stdin: "null",
-  }).output();
-  const decoder = new TextDecoder();
-  return {
-    code: output.code,
-    stdout: decoder.decode(output.stdout),
-    stderr: decoder.decode(output.stderr),
-  };
-}
 
 Deno.test("main refuses to start without authentication, naming the fix", async () => {
   await using data = await tempDir();

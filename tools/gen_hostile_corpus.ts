@@ -10,6 +10,9 @@
  * @module
  */
 
+// A command-line tool: printing its report is its job.
+// deno-lint-ignore-file no-console
+
 interface Case {
   name: string;
   method: string;
