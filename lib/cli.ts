@@ -295,15 +295,6 @@ export function parseCommand(args: string[], env: Record<string, string | undefi
   };
 }
 
-/**
- * The usage text, as `--help` prints it.
- *
- * @returns The text.
- */
-export function usageText(): string {
-  return usage();
-}
-
 /** Parses `user add|remove|list NAME` with its few options. */
 function parseUserCommand(args: string[], env: Record<string, string | undefined>): Command {
   let parsed;

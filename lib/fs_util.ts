@@ -1,6 +1,6 @@
 /**
  * The few file-system helpers the storage needs, written on Deno built-ins.
- * Shaped like `@std/fs` (`exists`, `ensureDir`) and `@std/path` (`join`), so
+ * Shaped like `@std/fs` (`existsSync`, `ensureDir`) and `@std/path` (`join`), so
  * those can replace this file when JSR is reachable.
  *
  * @module
@@ -11,24 +11,9 @@ import { basename, dirname, join } from "node:path";
 export { dirname, join };
 
 /**
- * Tells whether a path exists (without following a final symlink's target).
- *
- * @param path The path to test.
- * @returns `true` when something is there.
- */
-export async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.lstat(path);
-    return true;
-  } catch (err) {
-    if (err instanceof Deno.errors.NotFound) return false;
-    throw err;
-  }
-}
-
-/**
- * Tells whether a path exists, synchronously: for hot paths, where a
- * thread-pool round trip costs more than the cached `lstat` itself.
+ * Tells whether a path exists (without following a final symlink),
+ * synchronously: on hot paths a thread-pool round trip costs more than the
+ * cached `lstat` itself.
  *
  * @param path The path to test.
  * @returns `true` when something is there.
