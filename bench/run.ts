@@ -94,12 +94,19 @@ function table(rows: Row[]): string {
   );
 }
 
+/**
+ * Runs a scenario on each server in turn (never both at once), each on a
+ * freshly started process, so every peak RSS belongs to its own scenario.
+ */
 async function both<T>(
   servers: BenchServer[],
   run: (server: BenchServer) => Promise<T>,
 ): Promise<T[]> {
   const results: T[] = [];
-  for (const server of servers) results.push(await run(server)); // one at a time: no interference
+  for (let i = 0; i < servers.length; i++) {
+    servers[i] = await servers[i].restart();
+    results.push(await run(servers[i]));
+  }
   return results;
 }
 
@@ -125,15 +132,12 @@ async function main(): Promise<number> {
   const work = values.dir ?? await Deno.makeTempDir({ prefix: "restic-rest-bench-" });
   const log = (message: string): void => console.error(`[bench] ${message}`);
   const rows: Row[] = [];
-  let ours: BenchServer | null = null;
-  let rclone: BenchServer | null = null;
+  const servers: BenchServer[] = [];
   try {
     await Deno.mkdir(`${work}/ours`, { recursive: true });
     await Deno.mkdir(`${work}/rclone`, { recursive: true });
-    ours = await startResticRest(`${work}/ours`);
-    rclone = await startRclone(`${work}/rclone`);
-    const servers = [ours, rclone];
-    log(`restic-rest at ${ours.url}, rclone at ${rclone.url}, scratch in ${work}`);
+    servers.push(await startResticRest(`${work}/ours`), await startRclone(`${work}/rclone`));
+    log(`restic-rest and rclone serve ${work}/ours and ${work}/rclone`);
 
     log(`generating ${scale.blobs} blobs of ${scale.blobBytes / MiB} MiB`);
     const blobs = new BlobSet(scale.blobs, scale.blobBytes);
@@ -146,13 +150,14 @@ async function main(): Promise<number> {
     const note = (scenario: string, server: BenchServer, peak: number): void => {
       peaks.set(scenario, { ...peaks.get(scenario), [server.name]: peak });
     };
-    const idle = await ours.rss();
+    let idle = NaN;
 
     // Downloads and range reads read what the c1 upload stored.
     if (wanted("upload") || wanted("download") || wanted("range")) {
       log("upload, concurrency 1");
       const up1 = await both(servers, async (s) => {
         const result = await upload(s, "up1", blobs, 1);
+        if (s.name === "restic-rest") idle = result.idleRss;
         note("upload c1", s, result.peakRss);
         return result;
       });
@@ -183,7 +188,6 @@ async function main(): Promise<number> {
     }
     if (wanted("upload")) {
       log("upload, concurrency 8");
-      const idle8 = await ours.rss();
       const up8 = await both(servers, async (s) => {
         const result = await upload(s, "up8", blobs, 8);
         note("upload c8", s, result.peakRss);
@@ -211,7 +215,7 @@ async function main(): Promise<number> {
         ours: up8[0].p99Ms,
         rclone: up8[1].p99Ms,
       });
-      const rise = (up8[0].peakRss - idle8) / MiB;
+      const rise = (up8[0].peakRss - up8[0].idleRss) / MiB;
       rows.push({
         scenario: "RSS rise, 8 uploads over idle",
         unit: "MiB",
@@ -331,20 +335,15 @@ async function main(): Promise<number> {
       log(`restic backup of a ${scale.resticBytes / MiB} MiB tree: local, restic-rest, rclone`);
       await makeResticTree(`${work}/tree`, scale.resticBytes);
       const local = await resticBackup(`${work}/local-repo`, `${work}/tree`, `${work}/cache-local`);
-      await ours.resetPeak();
-      await rclone.resetPeak();
-      const viaOurs = await resticBackup(
-        `rest:${ours.url}/restic/`,
-        `${work}/tree`,
-        `${work}/cache-ours`,
-      );
-      const viaRclone = await resticBackup(
-        `rest:${rclone.url}/restic/`,
-        `${work}/tree`,
-        `${work}/cache-rclone`,
-      );
-      note("restic backup", ours, await ours.peakRss());
-      note("restic backup", rclone, await rclone.peakRss());
+      const [viaOurs, viaRclone] = await both(servers, async (s) => {
+        const seconds = await resticBackup(
+          `rest:${s.url}/restic/`,
+          `${work}/tree`,
+          `${work}/cache-${s.name}`,
+        );
+        note("restic backup", s, await s.peakRss());
+        return seconds;
+      });
       rows.push({
         scenario: "restic backup, local repository",
         unit: "s",
@@ -363,7 +362,12 @@ async function main(): Promise<number> {
       });
     }
 
-    rows.push({ scenario: "RSS at idle (start)", unit: "MiB", ours: idle / MiB, rclone: null });
+    rows.push({
+      scenario: "RSS at idle (fresh process)",
+      unit: "MiB",
+      ours: idle / MiB,
+      rclone: null,
+    });
     for (const [scenario, peak] of peaks) {
       const mine = (peak["restic-rest"] ?? NaN) / MiB;
       rows.push({
@@ -375,8 +379,7 @@ async function main(): Promise<number> {
       });
     }
   } finally {
-    await ours?.stop();
-    await rclone?.stop();
+    for (const server of servers) await server.stop();
     if (!values.dir) await Deno.remove(work, { recursive: true }).catch(() => {});
   }
 
@@ -391,7 +394,8 @@ async function main(): Promise<number> {
     await machine(),
     "```",
     "",
-    "Ratios are restic-rest / rclone from this one run. Targets from issue 5.",
+    "Ratios are restic-rest / rclone from this one run; each scenario runs on freshly started",
+    "servers (same data), so each peak RSS is that scenario's. Targets from issue 5.",
     "",
     table(rows),
     "",

@@ -65,6 +65,8 @@ export class BlobSet {
 
 /** Throughput and latency of a batch of transfers. */
 export interface TransferResult {
+  /** Resident memory just before the transfers began. */
+  idleRss: number;
   mbPerSecond: number;
   p50Ms: number;
   p99Ms: number;
@@ -88,6 +90,7 @@ export async function upload(
 ): Promise<TransferResult> {
   await createRepo(server, repo);
   await server.resetPeak();
+  const idleRss = await server.rss();
   const latencies: number[] = [];
   const started = performance.now();
   await runPool([...blobs.ids.keys()], concurrency, async (i) => {
@@ -103,6 +106,7 @@ export async function upload(
   });
   const elapsed = performance.now() - started;
   return {
+    idleRss,
     mbPerSecond: mbps(blobs.count * blobs.size, elapsed),
     p50Ms: quantile(latencies, 0.5),
     p99Ms: quantile(latencies, 0.99),
@@ -118,6 +122,7 @@ export async function download(
   concurrency: number,
 ): Promise<TransferResult> {
   await server.resetPeak();
+  const idleRss = await server.rss();
   const latencies: number[] = [];
   let bytes = 0;
   const started = performance.now();
@@ -130,6 +135,7 @@ export async function download(
   const elapsed = performance.now() - started;
   if (bytes !== blobs.count * blobs.size) throw new Error(`${server.name}: short download`);
   return {
+    idleRss,
     mbPerSecond: mbps(bytes, elapsed),
     p50Ms: quantile(latencies, 0.5),
     p99Ms: quantile(latencies, 0.99),

@@ -19,6 +19,8 @@ export interface BenchServer {
   /** Starts a new peak measurement (writes 5 to /proc/PID/clear_refs). */
   resetPeak(): Promise<void>;
   stop(): Promise<void>;
+  /** Stops this process and starts a fresh one on the same data directory. */
+  restart(): Promise<BenchServer>;
 }
 
 async function procStatus(pid: number, field: string): Promise<number> {
@@ -51,7 +53,12 @@ async function waitForLine(
   throw new Error(`no line matching ${pattern} in:\n${text}`);
 }
 
-function wrap(name: string, url: string, child: Deno.ChildProcess): BenchServer {
+function wrap(
+  name: string,
+  url: string,
+  child: Deno.ChildProcess,
+  start: () => Promise<BenchServer>,
+): BenchServer {
   return {
     name,
     url,
@@ -64,6 +71,10 @@ function wrap(name: string, url: string, child: Deno.ChildProcess): BenchServer 
         child.kill("SIGTERM");
       } catch { /* gone */ }
       await child.status;
+    },
+    async restart() {
+      await this.stop();
+      return await start();
     },
   };
 }
@@ -100,7 +111,7 @@ export async function startResticRest(dataDir: string): Promise<BenchServer> {
     ),
   }).spawn();
   const match = await waitForLine(child.stderr, /start server on (\S+)/, 30_000);
-  return wrap("restic-rest", `http://${match[1]}`, child);
+  return wrap("restic-rest", `http://${match[1]}`, child, () => startResticRest(dataDir));
 }
 
 /** Starts `rclone serve restic` on a data directory. */
@@ -115,5 +126,5 @@ export async function startRclone(dataDir: string): Promise<BenchServer> {
     stdin: "null",
   }).spawn();
   await waitForLine(child.stderr, /Serving restic REST API on (\S+)/, 30_000);
-  return wrap("rclone", `http://127.0.0.1:${port}`, child);
+  return wrap("rclone", `http://127.0.0.1:${port}`, child, () => startRclone(dataDir));
 }
