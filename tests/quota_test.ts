@@ -171,3 +171,53 @@ Deno.test({
     assert.deepEqual(await tempFiles(data.path), []);
   },
 });
+
+Deno.test({
+  name: "quota: a policy file's maxSize limits each matched folder on a running server",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    await using data = await tempDir();
+    await using work = await tempDir();
+    await Deno.writeTextFile(
+      `${data.path}/.htpasswd`,
+      "anna:{SHA}5en6G6MezRroT3XKqkdPOmY/BfQ=\nben:{SHA}5en6G6MezRroT3XKqkdPOmY/BfQ=\n",
+    );
+    const policy = `${work.path}/policy.json`;
+    await Deno.writeTextFile(
+      policy,
+      JSON.stringify({
+        users: { "*": { "/{user}/": "full" } },
+        repositories: { "/*/": { maxSize: "100K" } },
+      }),
+    );
+    await using server = await startServerProcess([data.path, "--policy", policy]);
+    const post = async (
+      user: string,
+      path: string,
+      body: Uint8Array<ArrayBuffer>,
+    ): Promise<number> => {
+      const response = await fetch(`${server.url}${path}`, {
+        method: "POST",
+        body,
+        headers: { authorization: `Basic ${btoa(`${user}:secret`)}` },
+      });
+      await response.body?.cancel();
+      return response.status;
+    };
+    const first = blob(80_000, 11);
+    const second = blob(30_000, 12);
+    assert.equal(await post("anna", `/anna/laptop/data/${first.id}`, first.body), 200);
+    assert.equal(
+      await post("anna", `/anna/phone/data/${second.id}`, second.body),
+      507,
+      "/anna/ is full",
+    );
+    assert.equal(
+      await post("ben", `/ben/data/${second.id}`, second.body),
+      200,
+      "ben has his own 100K",
+    );
+    assert.deepEqual(await tempFiles(data.path), []);
+  },
+});
