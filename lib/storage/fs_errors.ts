@@ -1,0 +1,29 @@
+/**
+ * File-system errors in protocol terms, shared by the file storage modules.
+ *
+ * @module
+ */
+
+import { errorCode } from "../fs_util.ts";
+import { StorageError } from "./types.ts";
+
+/**
+ * Turns an error of a file operation into a {@link StorageError}: missing is
+ * `NotFound`, a full disk or quota `NoSpace`, anything else `Io` (500).
+ *
+ * @param err What the file operation threw.
+ * @param action What was being done, for the log.
+ * @returns The storage error.
+ */
+export function toStorageError(err: unknown, action: string): StorageError {
+  if (err instanceof StorageError) return err;
+  if (err instanceof Deno.errors.NotFound) {
+    return new StorageError("NotFound", `${action}: not found`);
+  }
+  const code = errorCode(err);
+  if (code === "ENOSPC" || code === "EDQUOT") {
+    return new StorageError("NoSpace", `${action}: no space left (${code})`, { cause: err });
+  }
+  const reason = err instanceof Error ? err.message : String(err);
+  return new StorageError("Io", `${action}: ${reason}`, { cause: err });
+}
