@@ -221,3 +221,18 @@ Deno.test({
     assert.deepEqual(await tempFiles(data.path), []);
   },
 });
+
+Deno.test("quota: identical uploads racing each other are counted once", async () => {
+  await using dir = await tempDir();
+  const { app, inventory } = await quotaApp(dir.path, 10_000_000);
+  const { body, id } = blob(500_000, 21);
+  const statuses = await Promise.all(
+    Array.from(
+      { length: 8 },
+      () => call(app, "POST", `/data/${id}`, { body }).then((r) => r.status),
+    ),
+  );
+  assert.deepEqual(statuses, Array(8).fill(200));
+  assert.equal(inventory.bytesUnder([]), 500_000);
+  assert.deepEqual(await tempFiles(dir.path), []);
+});

@@ -218,10 +218,11 @@ export class FsStorage implements Storage {
       await file.sync();
       file.file.close();
       file = null;
-      const created = publish(temp, final, verify);
+      const created = publish(temp, final);
       if (!created && !verify) {
         throw new StorageError("AlreadyExists", "stored meanwhile by another upload");
       }
+      if (created) this.#uploads.delete(temp); // the temp name is gone; nothing to clean up
       await syncDir(dir);
       return { created, size: received };
     } catch (err) {

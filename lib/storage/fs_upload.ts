@@ -204,21 +204,14 @@ export function checkBody(
 }
 
 /**
- * Moves a finished temp file onto its final name.
+ * Moves a finished temp file onto its final name without ever replacing an
+ * existing object: a hard link fails when the name exists, so a racing
+ * upload of the same object learns that it lost (and nothing is counted
+ * twice). Where the file system has no hard links, a checked rename stands in.
  *
- * Without replacing (config, unverified uploads): a hard link fails when the
- * name exists, so nothing is ever overwritten; where the file system has no
- * hard links, a checked rename stands in. A verified object may replace: a
- * racing upload of the same name has the same bytes (both were hashed), so
- * one rename does.
- *
- * @returns `false` when the final name existed already (never for `replace`).
+ * @returns `false` when the final name existed already (the temp file stays).
  */
-export function publish(temp: string, final: string, replace: boolean): boolean {
-  if (replace) {
-    Deno.renameSync(temp, final);
-    return true;
-  }
+export function publish(temp: string, final: string): boolean {
   try {
     Deno.linkSync(temp, final);
   } catch (err) {
