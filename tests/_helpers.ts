@@ -349,3 +349,6 @@ export async function runCommand(
 export function runMain(args: string[], stdin = ""): Promise<CommandResult> {
   return runCommand(Deno.execPath(), ["run", ...PERMISSIONS, MAIN, ...args], stdin);
 }
+
+/** Options of tests that run processes and sockets across awaits (the sanitizers would flag them). */
+export const E2E = { sanitizeResources: false, sanitizeOps: false } as const;

@@ -10,19 +10,10 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
+import type { HostileCase } from "../tools/gen_hostile_corpus.ts";
 import { listFiles, sha256, startServerProcess, tempDir } from "./_helpers.ts";
 
-interface Case {
-  name: string;
-  method: string;
-  target: string;
-  headers: [string, string][];
-  body?: string | [string, number];
-  manyHeaders?: number;
-  expect: number[];
-}
-
-const corpus: Case[] = JSON.parse(
+const corpus: HostileCase[] = JSON.parse(
   await Deno.readTextFile(new URL("./hostile_corpus.json", import.meta.url)),
 );
 const CANARY = "CANARY-7f3a: never to be served";
@@ -35,7 +26,7 @@ function expand(text: string, id: string): string {
     .replace(/\{REPEAT:(.*?):(\d+)\}/g, (_, part: string, n: string) => part.repeat(Number(n)));
 }
 
-function requestBytes(c: Case, id: string): Uint8Array {
+function requestBytes(c: HostileCase, id: string): Uint8Array {
   const body = c.body === undefined
     ? ""
     : typeof c.body === "string"

@@ -3,6 +3,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { formatCombinedLog } from "../lib/log.ts";
 import {
+  E2E,
   listFiles,
   pseudoRandomBytes,
   restic,
@@ -13,7 +14,6 @@ import {
   tempDir,
 } from "./_helpers.ts";
 
-const E2E = { sanitizeResources: false, sanitizeOps: false };
 const PASSWORD = "Tr0ub4dor-secret-pw";
 
 /** Apache's combined log format. */

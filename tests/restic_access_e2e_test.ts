@@ -6,6 +6,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import {
+  E2E,
   pseudoRandomBytes,
   restic,
   resticOk,
@@ -39,8 +40,6 @@ async function makeSource(root: string): Promise<string> {
 function snapshotCount(json: string): number {
   return (JSON.parse(json) as unknown[]).length;
 }
-
-const E2E = { sanitizeResources: false, sanitizeOps: false };
 
 Deno.test({
   ...E2E,

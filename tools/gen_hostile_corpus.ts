@@ -13,7 +13,8 @@
 // A command-line tool: printing its report is its job.
 // deno-lint-ignore-file no-console
 
-interface Case {
+/** One hostile request and the statuses it may get. */
+export interface HostileCase {
   name: string;
   method: string;
   target: string;
@@ -26,8 +27,8 @@ interface Case {
 }
 
 const AUTH: [string, string] = ["Authorization", "{AUTH}"];
-const cases: Case[] = [];
-const add = (c: Case): void => void cases.push(c);
+const cases: HostileCase[] = [];
+const add = (c: HostileCase): void => void cases.push(c);
 const NOT_FOUND = [404];
 // The server runs with --private-repos: `..` is resolved by the URL layer
 // before routing, so a traversal lands on another path inside the data
@@ -441,6 +442,8 @@ add({
   expect: [400, 401],
 });
 
-const file = new URL("../tests/hostile_corpus.json", import.meta.url);
-await Deno.writeTextFile(file, JSON.stringify(cases, null, 1) + "\n");
-console.log(`${cases.length} cases written to ${file.pathname}`);
+if (import.meta.main) {
+  const file = new URL("../tests/hostile_corpus.json", import.meta.url);
+  await Deno.writeTextFile(file, JSON.stringify(cases, null, 1) + "\n");
+  console.log(`${cases.length} cases written to ${file.pathname}`);
+}
