@@ -26,7 +26,7 @@ export interface RunningServer {
   reload(): Promise<void>;
   /** Stops taking requests, waits for running ones up to the grace period, aborts the rest. */
   shutdown(): Promise<void>;
-  /** Settles when the server has stopped. */
+  /** Settles when the server has stopped, after any shutdown cleanup. */
   finished: Promise<void>;
 }
 
@@ -201,7 +201,10 @@ export async function startServer(config: ServeConfig, log: Logger): Promise<Run
   async function reload(): Promise<void> {
     if (auth instanceof HtpasswdAuth) await auth.reload("SIGHUP");
   }
-  return { address, reload, shutdown, finished: server.finished };
+  // Settle only after a shutdown's cleanup too: Deno's `finished` comes first,
+  // and a caller that exits on it would skip removing aborted uploads.
+  const finished = server.finished.then(() => stopping ?? undefined);
+  return { address, reload, shutdown, finished };
 }
 
 /** Settles when `work` does or when `deadline` (epoch ms) passes, whichever is first. */
