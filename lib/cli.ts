@@ -114,6 +114,18 @@ const SERVE_OPTIONS: readonly OptionSpec[] = [
     value: "SECONDS",
     help: "cut off an upload that sends nothing this long (default 60)",
   },
+  {
+    name: "header-timeout",
+    type: "string",
+    value: "SECONDS",
+    help: "close a connection whose request headers take longer (default 30; 0: no guard)",
+  },
+  {
+    name: "keepalive-timeout",
+    type: "string",
+    value: "SECONDS",
+    help: "close a connection idle between requests this long (default 120)",
+  },
   { name: "debug", type: "boolean", help: "log every request and the reason for every 4xx" },
   {
     name: "tls-min-ver",
@@ -283,6 +295,8 @@ export function parseCommand(args: string[], env: Record<string, string | undefi
       debug: flag("debug"),
       shutdownTimeout: string("shutdown-timeout"),
       idleTimeout: string("idle-timeout"),
+      headerTimeout: string("header-timeout"),
+      keepAliveTimeout: string("keepalive-timeout"),
       maxSize: string("max-size"),
       log: string("log"),
       prometheus: flag("prometheus"),

@@ -48,6 +48,10 @@ export interface ServeConfig {
   shutdownTimeoutSeconds: number;
   /** An upload that sends no byte for this long is cut off (408). */
   idleTimeoutSeconds: number;
+  /** A request head must arrive within this; 0 serves without the connection guard. */
+  headerTimeoutSeconds: number;
+  /** A connection idle between requests this long is closed (with the guard). */
+  keepAliveTimeoutSeconds: number;
 }
 
 /** The default data directory, relative to the working directory. */
@@ -58,6 +62,10 @@ export const DEFAULT_LISTEN = ":8000";
 export const DEFAULT_SHUTDOWN_TIMEOUT_SECONDS = 10;
 /** The default time an upload may send nothing before it is cut off. */
 export const DEFAULT_IDLE_TIMEOUT_SECONDS = 60;
+/** The default time a request head may take, from its first byte or the connection's start. */
+export const DEFAULT_HEADER_TIMEOUT_SECONDS = 30;
+/** The default time a connection may sit idle between requests; above Go's 90 s so restic closes first. */
+export const DEFAULT_KEEPALIVE_TIMEOUT_SECONDS = 120;
 
 /** A configuration value that cannot be used; the message says which and why. */
 export class ConfigError extends Error {
@@ -122,6 +130,8 @@ export interface ServeChoices {
   debug?: boolean;
   shutdownTimeout?: string;
   idleTimeout?: string;
+  headerTimeout?: string;
+  keepAliveTimeout?: string;
   prometheus?: boolean;
   prometheusNoAuth?: boolean;
   maxSize?: string;
@@ -152,6 +162,21 @@ export function buildServeConfig(choices: ServeChoices): ServeConfig {
     choices.idleTimeout,
     DEFAULT_IDLE_TIMEOUT_SECONDS,
   );
+  const headerTimeoutSeconds = parseSeconds(
+    "--header-timeout",
+    choices.headerTimeout,
+    DEFAULT_HEADER_TIMEOUT_SECONDS,
+  );
+  const keepAliveTimeoutSeconds = parseSeconds(
+    "--keepalive-timeout",
+    choices.keepAliveTimeout,
+    DEFAULT_KEEPALIVE_TIMEOUT_SECONDS,
+  );
+  if (keepAliveTimeoutSeconds === 0 && headerTimeoutSeconds > 0) {
+    throw new ConfigError(
+      "Cannot use --keepalive-timeout 0: give seconds above 0, or --header-timeout 0 to serve without the guard",
+    );
+  }
   if (choices.cpuProfile !== undefined) {
     throw new ConfigError(
       "Cannot write a Go CPU profile (--cpu-profile): run under `deno run --cpu-prof` instead",
@@ -206,6 +231,8 @@ export function buildServeConfig(choices: ServeChoices): ServeConfig {
     groupAccessibleRepos: choices.groupAccessibleRepos ?? false,
     shutdownTimeoutSeconds,
     idleTimeoutSeconds,
+    headerTimeoutSeconds,
+    keepAliveTimeoutSeconds,
   };
 }
 

@@ -13,6 +13,7 @@ import { statusResponse } from "./http_error.ts";
 import { STATUS_CODE } from "./http_status.ts";
 import type { Logger } from "./log.ts";
 import { checkPolicyAgainstFlags, parsePolicy, type Policy } from "./policy.ts";
+import { ConnectionGuard } from "./guard.ts";
 import { Inventory } from "./inventory.ts";
 import { Metrics } from "./metrics.ts";
 import { FsStorage } from "./storage/fs.ts";
@@ -151,6 +152,12 @@ export async function startServer(config: ServeConfig, log: Logger): Promise<Run
   if (config.privateRepos) log.info("private repositories");
   if (policy) log.info(`policy: ${config.policyFile}`);
   if (!config.verifyUpload) log.info("upload verification disabled (--no-verify-upload)");
+  log.info(
+    config.headerTimeoutSeconds > 0
+      ? `connection guard: request heads within ${config.headerTimeoutSeconds}s, ` +
+        `idle connections closed after ${config.keepAliveTimeoutSeconds}s`
+      : "connection guard off (--header-timeout 0): put a reverse proxy in front",
+  );
 
   const app = trackInFlight(createApp({
     storage,
@@ -166,6 +173,15 @@ export async function startServer(config: ServeConfig, log: Logger): Promise<Run
   }));
   const { listen } = config;
   if (listen.transport === "unix") await clearStaleSocket(listen.path);
+  // Deno.serve cannot time out slow request heads, so by default it listens
+  // on loopback behind the connection guard, which owns the public address.
+  const guard = config.headerTimeoutSeconds > 0
+    ? new ConnectionGuard({
+      headerTimeoutMs: config.headerTimeoutSeconds * 1000,
+      keepAliveTimeoutMs: config.keepAliveTimeoutSeconds * 1000,
+      log,
+    })
+    : null;
   const { promise: listening, resolve: onListen } = Promise.withResolvers<Deno.Addr>();
   const serveOptions = {
     onListen: (address: Deno.Addr) => onListen(address),
@@ -174,13 +190,24 @@ export async function startServer(config: ServeConfig, log: Logger): Promise<Run
       return statusResponse(STATUS_CODE.InternalServerError);
     },
   };
-  const server = listen.transport === "unix"
+  const server = guard
+    ? Deno.serve({ ...serveOptions, hostname: "127.0.0.1", port: 0 }, guard.wrap(app.handle))
+    : listen.transport === "unix"
     ? Deno.serve({ ...serveOptions, path: listen.path }, app.handle)
     : Deno.serve(
       { ...serveOptions, ...tls, hostname: listen.hostname, port: listen.port },
       app.handle,
     );
-  const address = formatAddress(await listening);
+  let bound = await listening;
+  if (guard) {
+    try {
+      bound = guard.start(listen, tls, bound as Deno.NetAddr);
+    } catch (err) {
+      await server.shutdown();
+      throw err;
+    }
+  }
+  const address = formatAddress(bound);
   log.info(`start server on ${address}`);
 
   let stopping: Promise<void> | null = null;
@@ -188,11 +215,16 @@ export async function startServer(config: ServeConfig, log: Logger): Promise<Run
     stopping ??= (async () => {
       log.info(`shutting down: waiting up to ${config.shutdownTimeoutSeconds}s for requests`);
       const deadline = Date.now() + config.shutdownTimeoutSeconds * 1000;
+      guard?.stopAccepting();
       // Deno's shutdown() cuts request bodies still being read, so running
       // handlers (uploads) drain first; shutdown() then waits for responses
       // still being sent.
       await withDeadline(app.drain(), deadline);
       await withDeadline(server.shutdown(), deadline);
+      // Responses the HTTP server has written may still be on their way
+      // through the guard.
+      if (guard) await withDeadline(guard.finished(), deadline);
+      await guard?.closeAll();
       storage.abortUploads();
       if (listen.transport === "unix") await Deno.remove(listen.path).catch(() => {});
     })();

@@ -1,4 +1,8 @@
-/** Slow clients: a stalled upload is cut off after --idle-timeout; a slow but steady 128 MiB upload is not. */
+/**
+ * Slow clients: headers sent a byte a second are cut off after
+ * --header-timeout and a stalled upload after --idle-timeout, while a slow
+ * but steady 128 MiB upload completes.
+ */
 import assert from "node:assert/strict";
 import {
   eventually,
@@ -10,8 +14,7 @@ import {
 } from "./_helpers.ts";
 
 Deno.test({
-  name:
-    "an upload that stalls is cut off after --idle-timeout while a slow 128 MiB upload completes",
+  name: "slow headers and a stalled upload are cut off while a slow 128 MiB upload completes",
   sanitizeResources: false,
   sanitizeOps: false,
   async fn() {
@@ -20,6 +23,8 @@ Deno.test({
       data.path,
       "--no-auth",
       "--idle-timeout",
+      "2",
+      "--header-timeout",
       "2",
       "--debug",
     ]);
@@ -50,6 +55,34 @@ Deno.test({
       headers: { "content-length": String(total << 20) },
     });
 
+    // A client that sends its request head one byte a second.
+    const slowHead = (async () => {
+      const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+      const started = Date.now();
+      const head = new TextEncoder().encode(
+        "GET /config HTTP/1.1\r\nHost: x\r\nX-Pad: 0123456789\r\n\r\n",
+      );
+      const reply = new Uint8Array(1024);
+      const reading = conn.read(reply).catch(() => null);
+      let sentBytes = 0;
+      for (const byte of head) {
+        const done = await Promise.race([
+          reading.then(() => true),
+          new Promise<false>((r) => setTimeout(() => r(false), 1000)),
+        ]);
+        if (done) break;
+        await conn.write(Uint8Array.of(byte)).catch(() => {});
+        sentBytes++;
+      }
+      const read = await reading;
+      conn.close();
+      return {
+        cutAfter: Date.now() - started,
+        sentBytes,
+        reply: typeof read === "number" ? new TextDecoder().decode(reply.subarray(0, read)) : "",
+      };
+    })();
+
     // A client that sends half of its body and then nothing.
     const stalled = await Deno.connect({ hostname: "127.0.0.1", port });
     const stalledId = sha256("never finished");
@@ -75,6 +108,17 @@ Deno.test({
       "the stalled temp file is gone",
     );
 
+    const slowHeadResult = await slowHead;
+    assert.ok(
+      slowHeadResult.sentBytes < 8,
+      `the slow head was cut off after ${slowHeadResult.sentBytes} bytes`,
+    );
+    assert.ok(
+      slowHeadResult.cutAfter >= 1_500 && slowHeadResult.cutAfter < 6_000,
+      `slow head cut off after ${slowHeadResult.cutAfter} ms`,
+    );
+    assert.match(slowHeadResult.reply, /^HTTP\/1.1 408 Request Timeout\r\n/);
+
     const response = await slowUpload;
     await response.body?.cancel();
     assert.equal(response.status, 200, "the slow but steady upload completed");
@@ -85,6 +129,10 @@ Deno.test({
     assert.ok(
       server.stderr.some((l) => /408 \(no body bytes for 2 s\)/.test(l)),
       "the reason is logged",
+    );
+    assert.ok(
+      server.stderr.some((l) => /request head incomplete after 2s/.test(l)),
+      "the slow head is logged",
     );
   },
 });
