@@ -113,6 +113,18 @@ export function formatAddress(address: Deno.Addr): string {
   return `${host}:${address.port}`;
 }
 
+/**
+ * Formats a listen address as given (before binding).
+ *
+ * @param listen The parsed address.
+ * @returns `host:port`, `[v6]:port` or `unix:/path`.
+ */
+export function formatListen(listen: ListenAddress): string {
+  return listen.transport === "unix"
+    ? `unix:${listen.path}`
+    : formatAddress({ transport: "tcp", hostname: listen.hostname, port: listen.port });
+}
+
 /** The raw choices behind a {@link ServeConfig}, as the command line gives them. */
 export interface ServeChoices {
   dataDir?: string;

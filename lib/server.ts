@@ -8,7 +8,7 @@
 import { createApp } from "./app.ts";
 import { type Authenticator, HtpasswdAuth, ProxyHeaderAuth } from "./auth.ts";
 import { VERSION } from "./cli.ts";
-import { ConfigError, formatAddress, type ServeConfig } from "./config.ts";
+import { ConfigError, formatAddress, formatListen, type ServeConfig } from "./config.ts";
 import { statusResponse } from "./http_error.ts";
 import { STATUS_CODE } from "./http_status.ts";
 import type { Logger } from "./log.ts";
@@ -190,18 +190,23 @@ export async function startServer(config: ServeConfig, log: Logger): Promise<Run
       return statusResponse(STATUS_CODE.InternalServerError);
     },
   };
-  const server = guard
-    ? Deno.serve({ ...serveOptions, hostname: "127.0.0.1", port: 0 }, guard.wrap(app.handle))
-    : listen.transport === "unix"
-    ? Deno.serve({ ...serveOptions, path: listen.path }, app.handle)
-    : Deno.serve(
-      { ...serveOptions, ...tls, hostname: listen.hostname, port: listen.port },
-      app.handle,
-    );
+  let server: Deno.HttpServer;
+  try {
+    server = guard
+      ? Deno.serve({ ...serveOptions, hostname: "127.0.0.1", port: 0 }, guard.wrap(app.handle))
+      : listen.transport === "unix"
+      ? Deno.serve({ ...serveOptions, path: listen.path }, app.handle)
+      : Deno.serve(
+        { ...serveOptions, ...tls, hostname: listen.hostname, port: listen.port },
+        app.handle,
+      );
+  } catch (err) {
+    throw new ConfigError(`Cannot listen on ${formatListen(listen)}: ${(err as Error).message}`);
+  }
   let bound = await listening;
   if (guard) {
     try {
-      bound = guard.start(listen, tls, bound as Deno.NetAddr);
+      bound = await guard.start(listen, tls, bound as Deno.NetAddr);
     } catch (err) {
       await server.shutdown();
       throw err;

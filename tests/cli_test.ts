@@ -57,6 +57,25 @@ Deno.test("parseCommand() reads flags and their RESTIC_REST_* environment variab
   assert.throws(() => serve(["serve"], { RESTIC_REST_NO_AUTH: "maybe" }), ConfigError);
 });
 
+Deno.test("parseCommand() connection timeouts: defaults, flags, environment, refusals", () => {
+  const defaults = serve(["serve"]);
+  assert.equal(defaults.headerTimeoutSeconds, 30);
+  assert.equal(defaults.keepAliveTimeoutSeconds, 120);
+  assert.equal(defaults.idleTimeoutSeconds, 60);
+  const set = serve(["serve", "--header-timeout", "2.5", "--keepalive-timeout", "7"]);
+  assert.equal(set.headerTimeoutSeconds, 2.5);
+  assert.equal(set.keepAliveTimeoutSeconds, 7);
+  assert.equal(serve(["serve"], { RESTIC_REST_HEADER_TIMEOUT: "0" }).headerTimeoutSeconds, 0);
+  assert.equal(
+    serve(["serve", "--header-timeout", "0", "--keepalive-timeout", "0"]).keepAliveTimeoutSeconds,
+    0,
+    "no guard, so no keep-alive rule to refuse",
+  );
+  assert.throws(() => serve(["serve", "--keepalive-timeout", "0"]), /--header-timeout 0/);
+  assert.throws(() => serve(["serve", "--header-timeout=-1"]), /give seconds/);
+  assert.throws(() => serve(["serve", "--header-timeout", "soon"]), /give seconds/);
+});
+
 Deno.test("parseCommand() refuses unknown flags, commands and bad values with one line", () => {
   for (
     const args of [["serve", "--bogus"], ["frobnicate"], ["serve", "--listen", "nope"], [

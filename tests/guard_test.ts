@@ -24,7 +24,7 @@ async function guarded(handler: Handler, headerTimeoutMs = 1000, keepAliveTimeou
     guard.wrap(handler),
   );
   const inner = await listening;
-  const front = guard.start(
+  const front = await guard.start(
     { transport: "tcp", hostname: "127.0.0.1", port: 0 },
     null,
     inner,

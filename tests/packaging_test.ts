@@ -1,7 +1,7 @@
 /** The release pieces that cannot run here still have to be right. */
 import assert from "node:assert/strict";
 import { parseCommand } from "../lib/cli.ts";
-import { compileArgs, PERMISSIONS, RUNTIME_FLAGS } from "../tools/compile.ts";
+import { compileArgs, PERMISSIONS, RUNTIME_FLAGS, WORKER_MODULES } from "../tools/compile.ts";
 import denoJson from "../deno.json" with { type: "json" };
 import { PROJECT_ROOT } from "./_helpers.ts";
 
@@ -64,6 +64,25 @@ Deno.test("compileArgs() bakes in exactly the permissions the server needs", () 
   assert.ok(args.join(" ").includes("--target aarch64-apple-darwin --output dist/x"));
   assert.ok(args.at(-1)!.endsWith("/main.ts"));
   assert.ok(!args.includes("--allow-all") && !args.includes("-A"));
+});
+
+Deno.test("compileArgs() includes every module that lib/ starts as a Worker", async () => {
+  const started: string[] = [];
+  for await (const entry of Deno.readDir(`${PROJECT_ROOT}lib`)) {
+    if (!entry.isFile || !entry.name.endsWith(".ts")) continue;
+    const text = await Deno.readTextFile(`${PROJECT_ROOT}lib/${entry.name}`);
+    for (
+      const match of text.matchAll(/new Worker\(\s*new URL\("\.\/([^"]+)", import\.meta\.url\)/g)
+    ) {
+      started.push(`lib/${match[1]}`);
+    }
+  }
+  assert.ok(started.length > 0, "the guard starts a worker");
+  assert.deepEqual(started.sort(), [...WORKER_MODULES].sort());
+  const args = compileArgs(null, "restic-rest").join(" ");
+  for (const module of WORKER_MODULES) {
+    assert.ok(args.includes(`--include ${PROJECT_ROOT}${module}`), module);
+  }
 });
 
 Deno.test("the release workflow builds the five platforms with the compile task and checksums them", async () => {

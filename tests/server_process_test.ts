@@ -35,6 +35,34 @@ Deno.test("main prints --version from deno.json and --help on stdout", async () 
 });
 
 Deno.test({
+  name: "a taken address is refused in one line, with and without the connection guard",
+  sanitizeResources: false,
+  async fn() {
+    await using data = await tempDir();
+    await using first = await startServerProcess([data.path, "--no-auth"]);
+    for (const extra of [[], ["--header-timeout", "0"]]) {
+      const result = await runMain([
+        "serve",
+        data.path,
+        "--no-auth",
+        "--listen",
+        first.address,
+        ...extra,
+      ]);
+      assert.equal(result.code, 2, result.stderr);
+      const last = result.stderr.trim().split("\n").at(-1) ?? "";
+      assert.match(
+        last,
+        new RegExp(`^restic-rest: Cannot listen on ${first.address}: .*in use`, "i"),
+      );
+    }
+    const response = await fetch(`${first.url}/?create=true`, { method: "POST" });
+    await response.body?.cancel();
+    assert.equal(response.status, 200, "the first server still serves");
+  },
+});
+
+Deno.test({
   name: "server prints its real bound address last and serves there",
   sanitizeResources: false,
   async fn() {

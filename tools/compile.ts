@@ -23,6 +23,12 @@ export const PERMISSIONS = ["--allow-net", "--allow-read", "--allow-write", "--a
 export const RUNTIME_FLAGS = ["--v8-flags=--max-semi-space-size=1"];
 
 /**
+ * Modules started as Workers: `deno compile` only follows imports, so each
+ * must be named with `--include` (a test checks this list against lib/).
+ */
+export const WORKER_MODULES = ["lib/guard_worker.ts"];
+
+/**
  * The `deno compile` arguments for a target.
  *
  * @param target A Rust target triple, or `null` for this machine.
@@ -35,6 +41,10 @@ export function compileArgs(target: string | null, output: string): string[] {
     ...PERMISSIONS,
     ...RUNTIME_FLAGS,
     "--no-check=remote",
+    ...WORKER_MODULES.flatMap((module) => [
+      "--include",
+      new URL(`../${module}`, import.meta.url).pathname,
+    ]),
     ...(target ? ["--target", target] : []),
     "--output",
     output,

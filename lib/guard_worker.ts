@@ -1,0 +1,292 @@
+/**
+ * The connection guard's own thread (a Worker): it owns the public listener,
+ * copies each connection's bytes to and from the HTTP server on a loopback
+ * port, and closes connections whose request head is late or that sit idle.
+ * Copying bytes here keeps that work off the thread that runs the handlers.
+ * It speaks to {@link ConnectionGuard} in `guard.ts` only through the
+ * messages typed there.
+ *
+ * @module
+ */
+
+/// <reference no-default-lib="true" />
+/// <reference lib="deno.worker" />
+
+import type { GuardCommand, GuardEvent, GuardStart } from "./guard.ts";
+import type { ListenAddress } from "./config.ts";
+
+/**
+ * Bytes per read in each direction. A connection starts with small buffers,
+ * so thousands of idle or slow ones cost little, and grows them once a read
+ * fills one.
+ */
+const FIRST_CHUNK_BYTES = 4 * 1024;
+const CHUNK_BYTES = 64 * 1024;
+
+/** What a client that never completed its head gets before the connection closes. */
+const REQUEST_TIMEOUT_REPLY = new TextEncoder().encode(
+  "HTTP/1.1 408 Request Timeout\r\nConnection: close\r\nContent-Length: 0\r\n\r\n",
+);
+
+/** An HTTP/2 connection starts with `PRI *`; no HTTP/1 method is `PRI`. */
+const HTTP2_START = new TextEncoder().encode("PRI ");
+
+function send(event: GuardEvent): void {
+  self.postMessage(event);
+}
+
+/** Where a connection is between requests. */
+type Phase = "head" | "request" | "idle";
+
+/** One client connection and its twin to the HTTP server. */
+class GuardedConnection {
+  phase: Phase = "head";
+  /** When the head being received must be complete (epoch ms). */
+  headDeadline: number;
+  /** Bytes received since the current head began. */
+  headBytes = 0;
+  /** Whether the server sent anything since the current head began. */
+  repliedDuringHead = false;
+  /** The last byte moved either way (epoch ms). */
+  lastActivity: number;
+  /** Requests the HTTP server is handling on this connection. */
+  running = 0;
+  /** HTTP/2 multiplexes requests, so only the idle rule applies; `null` until known. */
+  http2: boolean | null = null;
+  #start = new Uint8Array(0);
+  #closed = false;
+
+  constructor(
+    readonly client: Deno.Conn,
+    readonly inner: Deno.Conn,
+    readonly headerTimeoutMs: number,
+  ) {
+    const now = Date.now();
+    this.headDeadline = now + headerTimeoutMs;
+    this.lastActivity = now;
+  }
+
+  /** Bytes from the client, before they go on to the server. */
+  received(bytes: Uint8Array): void {
+    const now = Date.now();
+    this.lastActivity = now;
+    if (this.http2 === null) this.#detectProtocol(bytes);
+    if (this.phase === "idle") {
+      this.phase = "head";
+      this.headDeadline = now + this.headerTimeoutMs;
+      this.headBytes = 0;
+      this.repliedDuringHead = false;
+    }
+    if (this.phase === "head") this.headBytes += bytes.length;
+  }
+
+  /** Bytes from the server, before they go on to the client. */
+  sent(): void {
+    this.lastActivity = Date.now();
+    this.repliedDuringHead = true;
+  }
+
+  requestStarted(): void {
+    this.running++;
+    this.phase = "request";
+  }
+
+  requestFinished(): void {
+    if (--this.running > 0) return;
+    this.phase = "idle";
+    this.lastActivity = Date.now();
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** Closes both sides; a client still waiting on its head first gets a 408. */
+  async close(reply408 = false): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    if (reply408) await this.client.write(REQUEST_TIMEOUT_REPLY).catch(() => {});
+    for (const conn of [this.client, this.inner]) {
+      try {
+        conn.close();
+      } catch { /* already closed */ }
+    }
+  }
+
+  #detectProtocol(bytes: Uint8Array): void {
+    const start = new Uint8Array(this.#start.length + bytes.length);
+    start.set(this.#start);
+    start.set(bytes, this.#start.length);
+    if (start.length < HTTP2_START.length) {
+      this.#start = start;
+      return;
+    }
+    this.http2 = HTTP2_START.every((byte, i) => start[i] === byte);
+    this.#start = new Uint8Array(0);
+  }
+}
+
+/** Copies bytes from one connection to another until the first ends. */
+async function pump(
+  from: Deno.Conn,
+  to: Deno.Conn,
+  observe: (bytes: Uint8Array) => void,
+): Promise<void> {
+  let buffer = new Uint8Array(FIRST_CHUNK_BYTES);
+  while (true) {
+    const count = await from.read(buffer);
+    if (count === null) return;
+    const bytes = buffer.subarray(0, count);
+    observe(bytes);
+    let written = 0;
+    while (written < count) written += await to.write(bytes.subarray(written));
+    if (count === buffer.length && buffer.length < CHUNK_BYTES) {
+      buffer = new Uint8Array(CHUNK_BYTES);
+    }
+  }
+}
+
+function listenPublic(
+  listen: ListenAddress,
+  tls: { cert: string; key: string } | null,
+): Deno.Listener {
+  if (listen.transport === "unix") return Deno.listen({ transport: "unix", path: listen.path });
+  const { hostname, port } = listen;
+  if (tls) return Deno.listenTls({ hostname, port, ...tls, alpnProtocols: ["h2", "http/1.1"] });
+  return Deno.listen({ hostname, port });
+}
+
+/** The guard as it runs in this worker. */
+class Guard {
+  readonly #byInnerPort = new Map<number, GuardedConnection>();
+  readonly #listener: Deno.Listener;
+  readonly #sweeper: ReturnType<typeof setInterval>;
+  #accepting = true;
+
+  constructor(readonly options: GuardStart) {
+    this.#listener = listenPublic(options.listen, options.tls);
+    const { headerTimeoutMs, keepAliveTimeoutMs } = options;
+    const tick = Math.min(1000, Math.max(50, Math.min(headerTimeoutMs, keepAliveTimeoutMs) / 4));
+    this.#sweeper = setInterval(() => this.#sweep(), tick);
+    void this.#accept();
+  }
+
+  get address(): Deno.Addr {
+    return this.#listener.addr;
+  }
+
+  connection(port: number): GuardedConnection | undefined {
+    return this.#byInnerPort.get(port);
+  }
+
+  stopAccepting(): void {
+    if (!this.#accepting) return;
+    this.#accepting = false;
+    try {
+      this.#listener.close();
+    } catch { /* already closed */ }
+  }
+
+  async closeAll(): Promise<void> {
+    this.stopAccepting();
+    clearInterval(this.#sweeper);
+    await Promise.all([...this.#byInnerPort.values()].map((conn) => conn.close()));
+  }
+
+  async #accept(): Promise<void> {
+    while (this.#accepting) {
+      let client: Deno.Conn;
+      try {
+        client = await this.#listener.accept();
+      } catch (err) {
+        if (!this.#accepting || err instanceof Deno.errors.BadResource) return;
+        // Out of file descriptors and the like: wait a little rather than spin.
+        send({ kind: "log", level: "error", message: `accepting a connection failed: ${err}` });
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        continue;
+      }
+      void this.#serve(client);
+    }
+  }
+
+  async #serve(client: Deno.Conn): Promise<void> {
+    let inner: Deno.Conn;
+    try {
+      const { hostname, port } = this.options.inner;
+      inner = await Deno.connect({ hostname, port });
+    } catch (err) {
+      send({ kind: "log", level: "error", message: `cannot reach the HTTP server: ${err}` });
+      client.close();
+      return;
+    }
+    // Small answers go out at once rather than waiting to fill a segment.
+    for (const socket of [client, inner]) {
+      if ("setNoDelay" in socket) (socket as Deno.TcpConn).setNoDelay(true);
+    }
+    const conn = new GuardedConnection(client, inner, this.options.headerTimeoutMs);
+    const port = (inner.localAddr as Deno.NetAddr).port;
+    this.#byInnerPort.set(port, conn);
+    // Announced before any byte reaches the server, so the handler finds it.
+    send({ kind: "open", port, remote: client.remoteAddr });
+    const upstream = pump(client, inner, (bytes) => conn.received(bytes))
+      .then(() => inner.closeWrite()) // the client is done sending; let the response finish
+      .catch(() => conn.close());
+    await pump(inner, client, () => conn.sent()).catch(() => {});
+    await conn.close();
+    await upstream;
+    this.#byInnerPort.delete(port);
+    send({ kind: "closed", port });
+  }
+
+  #sweep(): void {
+    const now = Date.now();
+    const { headerTimeoutMs, keepAliveTimeoutMs } = this.options;
+    for (const conn of this.#byInnerPort.values()) {
+      if (conn.closed) continue;
+      const idle = conn.running === 0 && now - conn.lastActivity >= keepAliveTimeoutMs;
+      if (conn.http2 || conn.phase === "idle") {
+        if (idle) void conn.close();
+      } else if (conn.phase === "head" && now >= conn.headDeadline) {
+        const remote = conn.client.remoteAddr;
+        send({
+          kind: "log",
+          level: "debug",
+          message:
+            `closed a connection from ${"hostname" in remote ? remote.hostname : "local"}: ` +
+            `request head incomplete after ${headerTimeoutMs / 1000}s (${conn.headBytes} bytes)`,
+        });
+        void conn.close(conn.headBytes > 0 && !conn.repliedDuringHead);
+      }
+    }
+  }
+}
+
+let guard: Guard | null = null;
+
+self.onmessage = async (event: MessageEvent<GuardCommand>) => {
+  const command = event.data;
+  switch (command.kind) {
+    case "start":
+      try {
+        guard = new Guard(command);
+        send({ kind: "listening", address: guard.address });
+      } catch (err) {
+        const { name, message } = err as Error;
+        send({ kind: "listen-failed", name, message });
+      }
+      break;
+    case "request-started":
+      guard?.connection(command.port)?.requestStarted();
+      break;
+    case "request-finished":
+      guard?.connection(command.port)?.requestFinished();
+      break;
+    case "stop-accepting":
+      guard?.stopAccepting();
+      break;
+    case "close-all":
+      await guard?.closeAll();
+      send({ kind: "all-closed" });
+      break;
+  }
+};
