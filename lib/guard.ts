@@ -19,6 +19,7 @@ import { ConfigError, formatListen, type ListenAddress } from "./config.ts";
 import { statusResponse } from "./http_error.ts";
 import { STATUS_CODE } from "./http_status.ts";
 import type { Logger } from "./log.ts";
+import type { ConnectionCloseReason } from "./metrics.ts";
 
 /** How the guard treats slow and idle connections. */
 export interface GuardOptions {
@@ -27,6 +28,8 @@ export interface GuardOptions {
   /** A connection with no request running and no byte moving either way this long (ms) is closed. */
   keepAliveTimeoutMs: number;
   log: Logger;
+  /** Told of each connection the guard closes, and why. */
+  onClose?: (reason: ConnectionCloseReason) => void;
 }
 
 /** What the worker needs to start. */
@@ -51,6 +54,7 @@ export type GuardEvent =
   | { kind: "listen-failed"; name: string; message: string }
   | { kind: "open"; port: number; remote: Deno.Addr }
   | { kind: "closed"; port: number }
+  | { kind: "cut"; reason: ConnectionCloseReason }
   | { kind: "log"; level: "debug" | "error"; message: string }
   | { kind: "all-closed" };
 
@@ -112,6 +116,9 @@ export class ConnectionGuard {
         case "closed":
           this.#open.delete(message.port);
           if (this.#open.size === 0) this.#drained?.resolve();
+          break;
+        case "cut":
+          this.#options.onClose?.(message.reason);
           break;
         case "log":
           this.#options.log[message.level](message.message);

@@ -245,8 +245,12 @@ class Guard {
       if (conn.closed) continue;
       const idle = conn.running === 0 && now - conn.lastActivity >= keepAliveTimeoutMs;
       if (conn.http2 || conn.phase === "idle") {
-        if (idle) void conn.close();
+        if (idle) {
+          send({ kind: "cut", reason: "idle_timeout" });
+          void conn.close();
+        }
       } else if (conn.phase === "head" && now >= conn.headDeadline) {
+        send({ kind: "cut", reason: "header_timeout" });
         const remote = conn.client.remoteAddr;
         send({
           kind: "log",

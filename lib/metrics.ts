@@ -49,9 +49,14 @@ function newest(times: Iterable<number>): number {
   return max;
 }
 
+/** Why the connection guard closed a connection. */
+export type ConnectionCloseReason = "header_timeout" | "idle_timeout";
+
 /** Counters of blob operations, and the gauges of what is stored. */
 export class Metrics {
   readonly #series = new Map<string, Series>();
+  readonly #closed: Record<ConnectionCloseReason, number> = { header_timeout: 0, idle_timeout: 0 };
+  #openConnections: (() => number) | null = null;
   readonly #inventory: Inventory;
   readonly #maxBytes: number | null;
 
@@ -88,6 +93,24 @@ export class Metrics {
     }
     series.count[operation]++;
     series.bytes[operation] += bytes;
+  }
+
+  /**
+   * Counts a connection the guard closed.
+   *
+   * @param reason Its request head was too slow, or it sat idle too long.
+   */
+  connectionClosed(reason: ConnectionCloseReason): void {
+    this.#closed[reason]++;
+  }
+
+  /**
+   * Reports the open connections from now on (only with the connection guard).
+   *
+   * @param count Returns the number of open client connections.
+   */
+  countConnections(count: () => number): void {
+    this.#openConnections = count;
   }
 
   /**
@@ -159,6 +182,19 @@ export class Metrics {
     family("restic_rest_stored_bytes", "gauge", "Bytes stored in the whole data directory", [
       `restic_rest_stored_bytes ${this.#inventory.bytesUnder([])}`,
     ]);
+    if (this.#openConnections) {
+      family(
+        "restic_rest_connections_closed_total",
+        "counter",
+        "Connections closed by the server: request head too slow, or idle too long",
+        Object.entries(this.#closed).map(([reason, count]) =>
+          `restic_rest_connections_closed_total{reason="${reason}"} ${count}`
+        ),
+      );
+      family("restic_rest_open_connections", "gauge", "Client connections open now", [
+        `restic_rest_open_connections ${this.#openConnections()}`,
+      ]);
+    }
     if (this.#maxBytes !== null) {
       family("restic_rest_max_size_bytes", "gauge", "The data directory budget (--max-size)", [
         `restic_rest_max_size_bytes ${this.#maxBytes}`,

@@ -180,8 +180,10 @@ export async function startServer(config: ServeConfig, log: Logger): Promise<Run
       headerTimeoutMs: config.headerTimeoutSeconds * 1000,
       keepAliveTimeoutMs: config.keepAliveTimeoutSeconds * 1000,
       log,
+      onClose: (reason) => metrics?.connectionClosed(reason),
     })
     : null;
+  if (guard) metrics?.countConnections(() => guard.openConnections);
   const { promise: listening, resolve: onListen } = Promise.withResolvers<Deno.Addr>();
   const serveOptions = {
     onListen: (address: Deno.Addr) => onListen(address),

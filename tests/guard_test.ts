@@ -286,3 +286,41 @@ Deno.test({
     assert.equal(response.status, 200);
   },
 });
+
+Deno.test({
+  name: "guard: /metrics counts the connections it closed, by reason, and the open ones",
+  ...E2E,
+  async fn() {
+    await using data = await tempDir();
+    await using server = await startServerProcess([
+      data.path,
+      "--no-auth",
+      "--prometheus",
+      "--header-timeout",
+      "1",
+      "--keepalive-timeout",
+      "1",
+    ]);
+    const port = Number(server.address.split(":").pop());
+    const slow = await Deno.connect({ hostname: "127.0.0.1", port });
+    await slow.write(encoder.encode("GET /conf"));
+    const idle = await Deno.connect({ hostname: "127.0.0.1", port });
+    await idle.write(encoder.encode("GET /config HTTP/1.1\r\nHost: x\r\n\r\n"));
+    const [slowResult, idleResult] = await Promise.all([
+      readUntilClosed(slow, 5000),
+      readUntilClosed(idle, 5000),
+    ]);
+    assert.ok(slowResult.closed && idleResult.closed, "both were closed by the server");
+    assert.match(idleResult.text, /^HTTP\/1.1 404/, "the idle one got its answer first");
+
+    const text = await (await fetch(`${server.url}/metrics`)).text();
+    const sample = (name: string) => {
+      const match = new RegExp(`^${name.replace(/[{}"]/g, "\\$&")} (\\d+)$`, "m").exec(text);
+      assert.ok(match, `${name} in:\n${text}`);
+      return Number(match[1]);
+    };
+    assert.equal(sample('restic_rest_connections_closed_total{reason="header_timeout"}'), 1);
+    assert.equal(sample('restic_rest_connections_closed_total{reason="idle_timeout"}'), 1);
+    assert.ok(sample("restic_rest_open_connections") >= 1, "the scrape's own connection");
+  },
+});
