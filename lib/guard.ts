@@ -36,7 +36,8 @@ export interface GuardOptions {
 export interface GuardStart {
   kind: "start";
   listen: ListenAddress;
-  tls: { cert: string; key: string } | null;
+  /** Clients speak TLS, which the HTTP server ends; the guard passes it through. */
+  tls: boolean;
   inner: Deno.NetAddr;
   headerTimeoutMs: number;
   keepAliveTimeoutMs: number;
@@ -83,14 +84,14 @@ export class ConnectionGuard {
    * Starts the worker, which listens on the public address.
    *
    * @param listen The public address.
-   * @param tls Certificate and key in PEM, when serving TLS.
+   * @param tls Whether clients speak TLS (ended by the HTTP server behind).
    * @param inner The HTTP server's loopback address.
    * @returns The address clients connect to.
    * @throws {ConfigError} When the address cannot be listened on.
    */
   async start(
     listen: ListenAddress,
-    tls: { cert: string; key: string } | null,
+    tls: boolean,
     inner: Deno.NetAddr,
   ): Promise<Deno.Addr> {
     const worker = new Worker(new URL("./guard_worker.ts", import.meta.url).href, {

@@ -14,6 +14,7 @@
 
 import type { GuardCommand, GuardEvent, GuardStart } from "./guard.ts";
 import type { ListenAddress } from "./config.ts";
+import { offeredProtocols } from "./tls_hello.ts";
 
 /**
  * Bytes per read in each direction. A connection starts with small buffers,
@@ -51,7 +52,12 @@ class GuardedConnection {
   lastActivity: number;
   /** Requests the HTTP server is handling on this connection. */
   running = 0;
-  /** HTTP/2 multiplexes requests, so only the idle rule applies; `null` until known. */
+  /** Requests started on this connection so far. */
+  requests = 0;
+  /**
+   * HTTP/2 multiplexes requests and sends frames between them, so after its
+   * first request only the idle rule applies; `null` until known.
+   */
   http2: boolean | null = null;
   #start = new Uint8Array(0);
   #closed = false;
@@ -60,6 +66,8 @@ class GuardedConnection {
     readonly client: Deno.Conn,
     readonly inner: Deno.Conn,
     readonly headerTimeoutMs: number,
+    /** The bytes are TLS, passed through to the server encrypted. */
+    readonly tls: boolean,
   ) {
     const now = Date.now();
     this.headDeadline = now + headerTimeoutMs;
@@ -88,6 +96,7 @@ class GuardedConnection {
 
   requestStarted(): void {
     this.running++;
+    this.requests++;
     this.phase = "request";
   }
 
@@ -101,11 +110,13 @@ class GuardedConnection {
     return this.#closed;
   }
 
-  /** Closes both sides; a client still waiting on its head first gets a 408. */
+  /** Closes both sides; a plaintext client still waiting on its head first gets a 408. */
   async close(reply408 = false): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    if (reply408) await this.client.write(REQUEST_TIMEOUT_REPLY).catch(() => {});
+    if (reply408 && !this.tls) {
+      await this.client.write(REQUEST_TIMEOUT_REPLY).catch(() => {});
+    }
     for (const conn of [this.client, this.inner]) {
       try {
         conn.close();
@@ -113,16 +124,21 @@ class GuardedConnection {
     }
   }
 
+  /** Plaintext HTTP/2 starts with its preface; over TLS the client offers "h2" in its hello. */
   #detectProtocol(bytes: Uint8Array): void {
     const start = new Uint8Array(this.#start.length + bytes.length);
     start.set(this.#start);
     start.set(bytes, this.#start.length);
-    if (start.length < HTTP2_START.length) {
-      this.#start = start;
-      return;
+    let http2: boolean | null;
+    if (this.tls) {
+      http2 = offeredProtocols(start)?.includes("h2") ?? null;
+    } else {
+      http2 = start.length < HTTP2_START.length
+        ? null
+        : HTTP2_START.every((byte, i) => start[i] === byte);
     }
-    this.http2 = HTTP2_START.every((byte, i) => start[i] === byte);
-    this.#start = new Uint8Array(0);
+    this.http2 = http2;
+    this.#start = http2 === null ? start : new Uint8Array(0);
   }
 }
 
@@ -146,14 +162,11 @@ async function pump(
   }
 }
 
-function listenPublic(
-  listen: ListenAddress,
-  tls: { cert: string; key: string } | null,
-): Deno.Listener {
+// TLS passes through to Deno.serve: a Deno TLS connection closed before its
+// handshake keeps its socket open, so a silent client could never be cut off.
+function listenPublic(listen: ListenAddress): Deno.Listener {
   if (listen.transport === "unix") return Deno.listen({ transport: "unix", path: listen.path });
-  const { hostname, port } = listen;
-  if (tls) return Deno.listenTls({ hostname, port, ...tls, alpnProtocols: ["h2", "http/1.1"] });
-  return Deno.listen({ hostname, port });
+  return Deno.listen({ hostname: listen.hostname, port: listen.port });
 }
 
 /** The guard as it runs in this worker. */
@@ -164,7 +177,7 @@ class Guard {
   #accepting = true;
 
   constructor(readonly options: GuardStart) {
-    this.#listener = listenPublic(options.listen, options.tls);
+    this.#listener = listenPublic(options.listen);
     const { headerTimeoutMs, keepAliveTimeoutMs } = options;
     const tick = Math.min(1000, Math.max(50, Math.min(headerTimeoutMs, keepAliveTimeoutMs) / 4));
     this.#sweeper = setInterval(() => this.#sweep(), tick);
@@ -223,7 +236,12 @@ class Guard {
     for (const socket of [client, inner]) {
       if ("setNoDelay" in socket) (socket as Deno.TcpConn).setNoDelay(true);
     }
-    const conn = new GuardedConnection(client, inner, this.options.headerTimeoutMs);
+    const conn = new GuardedConnection(
+      client,
+      inner,
+      this.options.headerTimeoutMs,
+      this.options.tls,
+    );
     const port = (inner.localAddr as Deno.NetAddr).port;
     this.#byInnerPort.set(port, conn);
     // Announced before any byte reaches the server, so the handler finds it.
@@ -244,7 +262,8 @@ class Guard {
     for (const conn of this.#byInnerPort.values()) {
       if (conn.closed) continue;
       const idle = conn.running === 0 && now - conn.lastActivity >= keepAliveTimeoutMs;
-      if (conn.http2 || conn.phase === "idle") {
+      const multiplexing = conn.http2 === true && conn.requests > 0;
+      if (multiplexing || conn.phase === "idle") {
         if (idle) {
           send({ kind: "cut", reason: "idle_timeout" });
           void conn.close();

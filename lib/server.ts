@@ -195,7 +195,10 @@ export async function startServer(config: ServeConfig, log: Logger): Promise<Run
   let server: Deno.HttpServer;
   try {
     server = guard
-      ? Deno.serve({ ...serveOptions, hostname: "127.0.0.1", port: 0 }, guard.wrap(app.handle))
+      ? Deno.serve(
+        { ...serveOptions, ...tls, hostname: "127.0.0.1", port: 0 },
+        guard.wrap(app.handle),
+      )
       : listen.transport === "unix"
       ? Deno.serve({ ...serveOptions, path: listen.path }, app.handle)
       : Deno.serve(
@@ -208,7 +211,7 @@ export async function startServer(config: ServeConfig, log: Logger): Promise<Run
   let bound = await listening;
   if (guard) {
     try {
-      bound = await guard.start(listen, tls, bound as Deno.NetAddr);
+      bound = await guard.start(listen, tls !== null, bound as Deno.NetAddr);
     } catch (err) {
       await server.shutdown();
       throw err;

@@ -7,7 +7,15 @@
 import assert from "node:assert/strict";
 import http2 from "node:http2";
 import { ConnectionGuard } from "../lib/guard.ts";
-import { E2E, eventually, memoryLogger, startServerProcess, tempDir } from "./_helpers.ts";
+import {
+  E2E,
+  eventually,
+  makeCertificate,
+  memoryLogger,
+  sha256,
+  startServerProcess,
+  tempDir,
+} from "./_helpers.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -26,7 +34,7 @@ async function guarded(handler: Handler, headerTimeoutMs = 1000, keepAliveTimeou
   const inner = await listening;
   const front = await guard.start(
     { transport: "tcp", hostname: "127.0.0.1", port: 0 },
-    null,
+    false,
     inner,
   ) as Deno.NetAddr;
   return {
@@ -322,5 +330,124 @@ Deno.test({
     assert.equal(sample('restic_rest_connections_closed_total{reason="header_timeout"}'), 1);
     assert.equal(sample('restic_rest_connections_closed_total{reason="idle_timeout"}'), 1);
     assert.ok(sample("restic_rest_open_connections") >= 1, "the scrape's own connection");
+  },
+});
+
+Deno.test({
+  name: "guard over TLS: a silent handshake and a slow head are closed; h2 and http/1.1 work",
+  ...E2E,
+  async fn() {
+    await using data = await tempDir();
+    const { ca } = await makeCertificate(data.path);
+    const caCerts = [await Deno.readTextFile(ca)];
+    await using server = await startServerProcess([
+      data.path,
+      "--no-auth",
+      "--tls",
+      "--header-timeout",
+      "1",
+    ]);
+    const port = Number(server.address.split(":").pop());
+
+    // TCP only, never a TLS ClientHello.
+    const silent = await Deno.connect({ hostname: "127.0.0.1", port });
+    const started = Date.now();
+    const silentResult = await readUntilClosed(silent, 5000);
+    assert.ok(silentResult.closed, "the silent connection was closed");
+    assert.ok(Date.now() - started < 3500, `closed after ${Date.now() - started} ms`);
+
+    // A finished handshake, then a head that never ends.
+    const slow = await Deno.connectTls({ hostname: "127.0.0.1", port, caCerts });
+    await slow.handshake();
+    await slow.write(encoder.encode("GET /config HTTP/1.1\r\nHost: x\r\n"));
+    const slowStarted = Date.now();
+    const slowResult = await readUntilClosed(slow, 5000);
+    // The guard passes TLS through unread, so it cannot write a 408 inside it.
+    assert.ok(slowResult.closed, "the slow head over TLS was closed");
+    assert.ok(Date.now() - slowStarted < 3500, `closed after ${Date.now() - slowStarted} ms`);
+
+    for (const protocol of ["h2", "http/1.1"]) {
+      const conn = await Deno.connectTls({
+        hostname: "127.0.0.1",
+        port,
+        caCerts,
+        alpnProtocols: [protocol],
+      });
+      const { alpnProtocol } = await conn.handshake();
+      assert.equal(alpnProtocol, protocol, "the guard offers both protocols");
+      conn.close();
+    }
+    const client = Deno.createHttpClient({ caCerts });
+    try {
+      const response = await fetch(`https://${server.address}/?create=true`, {
+        method: "POST",
+        client,
+      });
+      await response.body?.cancel();
+      assert.equal(response.status, 200);
+    } finally {
+      client.close();
+    }
+  },
+});
+
+Deno.test({
+  name: "guard over TLS: a slow HTTP/2 download outlives the header timeout on a shared session",
+  ...E2E,
+  async fn() {
+    await using data = await tempDir();
+    const { ca } = await makeCertificate(data.path);
+    await using server = await startServerProcess([
+      data.path,
+      "--no-auth",
+      "--tls",
+      "--header-timeout",
+      "1",
+      "--keepalive-timeout",
+      "3",
+    ]);
+    const client = Deno.createHttpClient({ caCerts: [await Deno.readTextFile(ca)] });
+    const body = new Uint8Array(4 << 20).fill(9);
+    const id = sha256(body);
+    try {
+      for (const [path, init] of [["/?create=true", {}], [`/data/${id}`, { body }]] as const) {
+        const response = await fetch(`https://${server.address}${path}`, {
+          method: "POST",
+          client,
+          ...init,
+        });
+        await response.body?.cancel();
+        assert.equal(response.status, 200, path);
+      }
+    } finally {
+      client.close();
+    }
+
+    const session = http2.connect(`https://${server.address}`, {
+      ca: await Deno.readTextFile(ca),
+    });
+    try {
+      // Read slowly: the client sends WINDOW_UPDATE frames all along.
+      const started = Date.now();
+      const received = await new Promise<number>((resolve, reject) => {
+        const stream = session.request({ ":path": `/data/${id}` });
+        let bytes = 0;
+        stream.on("data", (chunk: Uint8Array) => {
+          bytes += chunk.length;
+          stream.pause();
+          setTimeout(() => stream.resume(), 15);
+        });
+        stream.on("end", () => resolve(bytes));
+        stream.on("error", reject);
+        stream.on("close", () => resolve(bytes));
+        setTimeout(() => resolve(bytes), 20_000);
+      });
+      assert.equal(received, body.length, "the whole object arrived");
+      assert.ok(Date.now() - started > 1500, "slower than the header timeout");
+      const again = await http2Get(session, "/keys/");
+      assert.equal(again.status, 200, "the session is still usable");
+    } finally {
+      session.destroy();
+    }
   },
 });

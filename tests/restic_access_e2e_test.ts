@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import {
   E2E,
+  makeCertificate,
   pseudoRandomBytes,
   restic,
   resticOk,
@@ -154,31 +155,7 @@ Deno.test({
   async fn() {
     await using data = await tempDir();
     await using work = await tempDir();
-    const cert = join(data.path, "public_key");
-    const key = join(data.path, "private_key");
-    const openssl = await new Deno.Command("openssl", {
-      args: [
-        "req",
-        "-x509",
-        "-newkey",
-        "ec",
-        "-pkeyopt",
-        "ec_paramgen_curve:prime256v1",
-        "-nodes",
-        "-keyout",
-        key,
-        "-out",
-        cert,
-        "-days",
-        "2",
-        "-subj",
-        "/CN=localhost",
-        "-addext",
-        "subjectAltName=IP:127.0.0.1,DNS:localhost",
-      ],
-      stdin: "null",
-    }).output();
-    assert.equal(openssl.code, 0, new TextDecoder().decode(openssl.stderr));
+    const { ca: cert } = await makeCertificate(data.path);
     await using server = await startServerProcess([data.path, "--no-auth", "--tls"]);
     const repo = `rest:https://${server.address}/tls/`;
     const source = await makeSource(work.path);
