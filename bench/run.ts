@@ -5,6 +5,7 @@
  *   deno task bench            # the full run (about 8 GiB of scratch disk)
  *   deno task bench --quick    # every scenario at toy sizes, to check the harness
  *   deno task bench --dir D    # scratch space in D (default: a temp folder)
+ *   deno task bench --no-guard # restic-rest with --header-timeout 0 (no connection guard)
  *
  * Prints one Markdown table and writes it, with the machine's description,
  * to bench/results/latest.md (full runs), quick.md or partial.md (--only).
@@ -113,7 +114,12 @@ async function both<T>(
 async function main(): Promise<number> {
   const { values } = parseArgs({
     args: Deno.args,
-    options: { quick: { type: "boolean" }, dir: { type: "string" }, only: { type: "string" } },
+    options: {
+      quick: { type: "boolean" },
+      dir: { type: "string" },
+      only: { type: "string" },
+      "no-guard": { type: "boolean" },
+    },
   });
   // --only upload,download,range,small,list,restic: a subset, for profiling.
   const only = values.only?.split(",") ?? null;
@@ -136,7 +142,11 @@ async function main(): Promise<number> {
   try {
     await Deno.mkdir(`${work}/ours`, { recursive: true });
     await Deno.mkdir(`${work}/rclone`, { recursive: true });
-    servers.push(await startResticRest(`${work}/ours`), await startRclone(`${work}/rclone`));
+    const ourFlags = values["no-guard"] ? ["--header-timeout", "0"] : [];
+    servers.push(
+      await startResticRest(`${work}/ours`, ourFlags),
+      await startRclone(`${work}/rclone`),
+    );
     log(`restic-rest and rclone serve ${work}/ours and ${work}/rclone`);
 
     log(`generating ${scale.blobs} blobs of ${scale.blobBytes / MiB} MiB`);
@@ -386,9 +396,11 @@ async function main(): Promise<number> {
   const report = [
     `# restic-rest benchmark${values.quick ? " (quick: toy sizes, figures mean nothing)" : ""}${
       only ? ` (only ${only.join(", ")})` : ""
-    }`,
+    }${values["no-guard"] ? " (no connection guard)" : ""}`,
     "",
-    `Run on ${new Date().toISOString()} with \`deno task bench${values.quick ? " --quick" : ""}\`.`,
+    `Run on ${new Date().toISOString()} with \`deno task bench${values.quick ? " --quick" : ""}${
+      values["no-guard"] ? " --no-guard" : ""
+    }\`.`,
     "",
     "```",
     await machine(),
@@ -401,7 +413,13 @@ async function main(): Promise<number> {
     "",
   ].join("\n");
   console.log(report);
-  const kind = values.quick ? "quick" : only ? "partial" : "latest";
+  const kind = values.quick
+    ? "quick"
+    : only
+    ? "partial"
+    : values["no-guard"]
+    ? "no-guard"
+    : "latest";
   const resultFile = new URL(`./results/${kind}.md`, import.meta.url);
   await Deno.mkdir(new URL("./results/", import.meta.url), { recursive: true });
   await Deno.writeTextFile(resultFile, report);

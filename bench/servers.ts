@@ -86,8 +86,13 @@ function wrap(
 const SERVER_RUNTIME_FLAGS = Deno.env.get("BENCH_DENO_FLAGS")?.split(" ").filter(Boolean) ??
   RUNTIME_FLAGS;
 
-/** Starts restic-rest on a data directory, as a user would (`deno run main.ts serve`). */
-export async function startResticRest(dataDir: string): Promise<BenchServer> {
+/**
+ * Starts restic-rest on a data directory, as a user would (`deno run main.ts serve`).
+ *
+ * @param dataDir The data directory.
+ * @param flags Extra serve flags, such as `--header-timeout 0`.
+ */
+export async function startResticRest(dataDir: string, flags: string[] = []): Promise<BenchServer> {
   const main = new URL("../main.ts", import.meta.url).pathname;
   const child = new Deno.Command(Deno.execPath(), {
     args: [
@@ -100,6 +105,7 @@ export async function startResticRest(dataDir: string): Promise<BenchServer> {
       "--no-auth",
       "--listen",
       "127.0.0.1:0",
+      ...flags,
     ],
     stdout: "null",
     stderr: "piped",
@@ -111,7 +117,7 @@ export async function startResticRest(dataDir: string): Promise<BenchServer> {
     ),
   }).spawn();
   const match = await waitForLine(child.stderr, /start server on (\S+)/, 30_000);
-  return wrap("restic-rest", `http://${match[1]}`, child, () => startResticRest(dataDir));
+  return wrap("restic-rest", `http://${match[1]}`, child, () => startResticRest(dataDir, flags));
 }
 
 /** Starts `rclone serve restic` on a data directory. */
