@@ -126,6 +126,12 @@ const SERVE_OPTIONS: readonly OptionSpec[] = [
     value: "SECONDS",
     help: "close a connection idle between requests this long (default 120)",
   },
+  {
+    name: "max-connections",
+    type: "string",
+    value: "N",
+    help: "connections served at once, 4 open files each; more wait (default 200)",
+  },
   { name: "debug", type: "boolean", help: "log every request and the reason for every 4xx" },
   {
     name: "tls-min-ver",
@@ -297,6 +303,7 @@ export function parseCommand(args: string[], env: Record<string, string | undefi
       idleTimeout: string("idle-timeout"),
       headerTimeout: string("header-timeout"),
       keepAliveTimeout: string("keepalive-timeout"),
+      maxConnections: string("max-connections"),
       maxSize: string("max-size"),
       log: string("log"),
       prometheus: flag("prometheus"),

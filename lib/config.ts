@@ -52,6 +52,8 @@ export interface ServeConfig {
   headerTimeoutSeconds: number;
   /** A connection idle between requests this long is closed (with the guard). */
   keepAliveTimeoutSeconds: number;
+  /** Connections the guard serves at once; more wait in the kernel's queue. */
+  maxConnections: number;
 }
 
 /** The default data directory, relative to the working directory. */
@@ -64,6 +66,12 @@ export const DEFAULT_SHUTDOWN_TIMEOUT_SECONDS = 10;
 export const DEFAULT_IDLE_TIMEOUT_SECONDS = 60;
 /** The default time a request head may take, from its first byte or the connection's start. */
 export const DEFAULT_HEADER_TIMEOUT_SECONDS = 30;
+/**
+ * The default number of connections served at once: each takes four file
+ * descriptors, which fits the common limit of 1024 (`ulimit -n`) with room
+ * for the files that requests open.
+ */
+export const DEFAULT_MAX_CONNECTIONS = 200;
 /** The default time a connection may sit idle between requests; above Go's 90 s so restic closes first. */
 export const DEFAULT_KEEPALIVE_TIMEOUT_SECONDS = 120;
 
@@ -144,6 +152,7 @@ export interface ServeChoices {
   idleTimeout?: string;
   headerTimeout?: string;
   keepAliveTimeout?: string;
+  maxConnections?: string;
   prometheus?: boolean;
   prometheusNoAuth?: boolean;
   maxSize?: string;
@@ -184,6 +193,14 @@ export function buildServeConfig(choices: ServeChoices): ServeConfig {
     choices.keepAliveTimeout,
     DEFAULT_KEEPALIVE_TIMEOUT_SECONDS,
   );
+  const maxConnections = choices.maxConnections === undefined
+    ? DEFAULT_MAX_CONNECTIONS
+    : Number(choices.maxConnections);
+  if (!Number.isSafeInteger(maxConnections) || maxConnections < 1) {
+    throw new ConfigError(
+      `Cannot use --max-connections "${choices.maxConnections}": give a whole number above 0`,
+    );
+  }
   if (keepAliveTimeoutSeconds === 0 && headerTimeoutSeconds > 0) {
     throw new ConfigError(
       "Cannot use --keepalive-timeout 0: give seconds above 0, or --header-timeout 0 to serve without the guard",
@@ -245,6 +262,7 @@ export function buildServeConfig(choices: ServeChoices): ServeConfig {
     idleTimeoutSeconds,
     headerTimeoutSeconds,
     keepAliveTimeoutSeconds,
+    maxConnections,
   };
 }
 

@@ -27,6 +27,11 @@ export interface GuardOptions {
   headerTimeoutMs: number;
   /** A connection with no request running and no byte moving either way this long (ms) is closed. */
   keepAliveTimeoutMs: number;
+  /**
+   * Connections beyond this wait in the kernel's queue. Each takes four file
+   * descriptors, and Deno.serve stops for good when accept() runs out of them.
+   */
+  maxConnections: number;
   log: Logger;
   /** Told of each connection the guard closes, and why. */
   onClose?: (reason: ConnectionCloseReason) => void;
@@ -41,12 +46,15 @@ export interface GuardStart {
   inner: Deno.NetAddr;
   headerTimeoutMs: number;
   keepAliveTimeoutMs: number;
+  /** Connections beyond this wait in the kernel's queue until one closes. */
+  maxConnections: number;
 }
 
 /** Messages to the worker. */
 export type GuardCommand =
   | GuardStart
   | { kind: "request-started" | "request-finished"; port: number }
+  | { kind: "inner"; inner: Deno.NetAddr }
   | { kind: "stop-accepting" | "close-all" };
 
 /** Messages from the worker. */
@@ -141,6 +149,7 @@ export class ConnectionGuard {
       inner: { transport: "tcp", hostname: inner.hostname, port: inner.port },
       headerTimeoutMs: this.#options.headerTimeoutMs,
       keepAliveTimeoutMs: this.#options.keepAliveTimeoutMs,
+      maxConnections: this.#options.maxConnections,
     });
     try {
       return await listening.promise;
@@ -180,6 +189,18 @@ export class ConnectionGuard {
         this.#post({ kind: "request-finished", port });
       }
     };
+  }
+
+  /**
+   * Sends new connections to another HTTP server (after the first one failed).
+   *
+   * @param inner The new server's loopback address.
+   */
+  redirect(inner: Deno.NetAddr): void {
+    this.#post({
+      kind: "inner",
+      inner: { transport: "tcp", hostname: inner.hostname, port: inner.port },
+    });
   }
 
   /** Stops accepting connections; open ones carry on. */

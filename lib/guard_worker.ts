@@ -175,6 +175,10 @@ class Guard {
   readonly #listener: Deno.Listener;
   readonly #sweeper: ReturnType<typeof setInterval>;
   #accepting = true;
+  #roomFreed: PromiseWithResolvers<void> | null = null;
+  readonly #lastNote = new Map<string, number>();
+  /** Accepted connections not yet ended, whether or not their hop is up. */
+  #connections = 0;
 
   constructor(readonly options: GuardStart) {
     this.#listener = listenPublic(options.listen);
@@ -192,9 +196,15 @@ class Guard {
     return this.#byInnerPort.get(port);
   }
 
+  /** New connections go to this HTTP server from now on. */
+  redirect(inner: Deno.NetAddr): void {
+    this.options.inner = inner;
+  }
+
   stopAccepting(): void {
     if (!this.#accepting) return;
     this.#accepting = false;
+    this.#roomFreed?.resolve();
     try {
       this.#listener.close();
     } catch { /* already closed */ }
@@ -208,17 +218,32 @@ class Guard {
 
   async #accept(): Promise<void> {
     while (this.#accepting) {
+      if (this.#connections >= this.options.maxConnections) {
+        // Full: new clients wait in the kernel's queue until a connection ends.
+        this.#noteOnce(
+          "full",
+          `${this.options.maxConnections} connections open (--max-connections): new ones wait`,
+        );
+        this.#roomFreed ??= Promise.withResolvers<void>();
+        await this.#roomFreed.promise;
+        continue;
+      }
       let client: Deno.Conn;
       try {
         client = await this.#listener.accept();
       } catch (err) {
         if (!this.#accepting || err instanceof Deno.errors.BadResource) return;
         // Out of file descriptors and the like: wait a little rather than spin.
-        send({ kind: "log", level: "error", message: `accepting a connection failed: ${err}` });
+        this.#noteOnce("accept", `accepting a connection failed: ${err}`);
         await new Promise((resolve) => setTimeout(resolve, 100));
         continue;
       }
-      void this.#serve(client);
+      this.#connections++; // counted from accept, before its loopback hop exists
+      void this.#serve(client).finally(() => {
+        this.#connections--;
+        this.#roomFreed?.resolve();
+        this.#roomFreed = null;
+      });
     }
   }
 
@@ -228,7 +253,7 @@ class Guard {
       const { hostname, port } = this.options.inner;
       inner = await Deno.connect({ hostname, port });
     } catch (err) {
-      send({ kind: "log", level: "error", message: `cannot reach the HTTP server: ${err}` });
+      this.#noteOnce("reach", `cannot reach the HTTP server: ${err}`);
       client.close();
       return;
     }
@@ -254,6 +279,14 @@ class Guard {
     await upstream;
     this.#byInnerPort.delete(port);
     send({ kind: "closed", port });
+  }
+
+  /** Logs an error at most once a minute per kind, so a flood cannot flood the log. */
+  #noteOnce(kind: string, message: string): void {
+    const now = Date.now();
+    if (now - (this.#lastNote.get(kind) ?? -Infinity) < 60_000) return;
+    this.#lastNote.set(kind, now);
+    send({ kind: "log", level: "error", message });
   }
 
   #sweep(): void {
@@ -303,6 +336,9 @@ self.onmessage = async (event: MessageEvent<GuardCommand>) => {
       break;
     case "request-finished":
       guard?.connection(command.port)?.requestFinished();
+      break;
+    case "inner":
+      guard?.redirect(command.inner);
       break;
     case "stop-accepting":
       guard?.stopAccepting();

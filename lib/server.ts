@@ -179,36 +179,40 @@ export async function startServer(config: ServeConfig, log: Logger): Promise<Run
     ? new ConnectionGuard({
       headerTimeoutMs: config.headerTimeoutSeconds * 1000,
       keepAliveTimeoutMs: config.keepAliveTimeoutSeconds * 1000,
+      maxConnections: config.maxConnections,
       log,
       onClose: (reason) => metrics?.connectionClosed(reason),
     })
     : null;
   if (guard) metrics?.countConnections(() => guard.openConnections);
-  const { promise: listening, resolve: onListen } = Promise.withResolvers<Deno.Addr>();
-  const serveOptions = {
-    onListen: (address: Deno.Addr) => onListen(address),
-    onError: (err: unknown): Response => {
-      log.error(`unhandled: ${err instanceof Error ? err.stack : String(err)}`);
-      return statusResponse(STATUS_CODE.InternalServerError);
-    },
+  const handler = guard ? guard.wrap(app.handle) : app.handle;
+  // Serving again must not move to another port when the first was :0.
+  let publicPort = listen.transport === "tcp" ? listen.port : 0;
+  /** One Deno.serve; called again if one stops on its own. */
+  const serve = async (): Promise<{ server: Deno.HttpServer; bound: Deno.Addr }> => {
+    const { promise: listening, resolve: onListen } = Promise.withResolvers<Deno.Addr>();
+    const options = {
+      onListen: (address: Deno.Addr) => onListen(address),
+      onError: (err: unknown): Response => {
+        log.error(`unhandled: ${err instanceof Error ? err.stack : String(err)}`);
+        return statusResponse(STATUS_CODE.InternalServerError);
+      },
+    };
+    const server = guard
+      ? Deno.serve({ ...options, ...tls, hostname: "127.0.0.1", port: 0 }, handler)
+      : listen.transport === "unix"
+      ? Deno.serve({ ...options, path: listen.path }, handler)
+      : Deno.serve({ ...options, ...tls, hostname: listen.hostname, port: publicPort }, handler);
+    return { server, bound: await listening };
   };
   let server: Deno.HttpServer;
+  let bound: Deno.Addr;
   try {
-    server = guard
-      ? Deno.serve(
-        { ...serveOptions, ...tls, hostname: "127.0.0.1", port: 0 },
-        guard.wrap(app.handle),
-      )
-      : listen.transport === "unix"
-      ? Deno.serve({ ...serveOptions, path: listen.path }, app.handle)
-      : Deno.serve(
-        { ...serveOptions, ...tls, hostname: listen.hostname, port: listen.port },
-        app.handle,
-      );
+    ({ server, bound } = await serve());
   } catch (err) {
     throw new ConfigError(`Cannot listen on ${formatListen(listen)}: ${(err as Error).message}`);
   }
-  let bound = await listening;
+  if (!guard && "port" in bound) publicPort = bound.port;
   if (guard) {
     try {
       bound = await guard.start(listen, tls !== null, bound as Deno.NetAddr);
@@ -243,11 +247,39 @@ export async function startServer(config: ServeConfig, log: Logger): Promise<Run
   async function reload(): Promise<void> {
     if (auth instanceof HtpasswdAuth) await auth.reload("SIGHUP");
   }
+  // Deno.serve stops for good when accept() fails (out of file descriptors);
+  // serve again rather than let one flood of connections end the server.
   // Settle only after a shutdown's cleanup too: Deno's `finished` comes first,
   // and a caller that exits on it would skip removing aborted uploads.
-  const finished = server.finished.then(() => stopping ?? undefined);
+  const finished = (async () => {
+    while (true) {
+      try {
+        await server.finished;
+        break;
+      } catch (err) {
+        if (stopping) break;
+        log.error(`the HTTP server stopped (${(err as Error).message}); starting it again`);
+      }
+      while (!stopping) {
+        await new Promise((resolve) => setTimeout(resolve, RESTART_DELAY_MS));
+        try {
+          const next = await serve();
+          server = next.server;
+          if (guard) guard.redirect(next.bound as Deno.NetAddr);
+          log.error(`the HTTP server is back on ${formatAddress(guard ? bound : next.bound)}`);
+          break;
+        } catch (err) {
+          log.error(`cannot start the HTTP server again yet: ${(err as Error).message}`);
+        }
+      }
+    }
+    await stopping;
+  })();
   return { address, reload, shutdown, finished };
 }
+
+/** How long to wait before serving again after Deno.serve stopped on its own. */
+const RESTART_DELAY_MS = 1000;
 
 /** Settles when `work` does or when `deadline` (epoch ms) passes, whichever is first. */
 async function withDeadline(work: Promise<void>, deadline: number): Promise<void> {

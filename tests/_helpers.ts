@@ -118,19 +118,34 @@ export interface ServerProcess extends AsyncDisposable {
 
 /**
  * Starts `main.ts serve` as a child process and waits for
- * `start server on …` (30 s at most).
+ * `start server on …` (30 s at most); `openFileLimit` runs it under
+ * `ulimit -n`.
  */
-export async function startServerProcess(args: string[]): Promise<ServerProcess> {
+export async function startServerProcess(
+  args: string[],
+  options: { openFileLimit?: number } = {},
+): Promise<ServerProcess> {
   const hasListen = args.includes("--listen");
-  const process = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      ...PERMISSIONS,
-      MAIN,
-      "serve",
-      ...args,
-      ...(hasListen ? [] : ["--listen", "127.0.0.1:0"]),
-    ],
+  const denoArgs = [
+    "run",
+    ...PERMISSIONS,
+    MAIN,
+    "serve",
+    ...args,
+    ...(hasListen ? [] : ["--listen", "127.0.0.1:0"]),
+  ];
+  // A lower open-file limit goes through the shell's ulimit, then exec.
+  const [command, commandArgs] = options.openFileLimit === undefined
+    ? [Deno.execPath(), denoArgs]
+    : ["bash", [
+      "-c",
+      `ulimit -n ${options.openFileLimit} && exec "$@"`,
+      "bash",
+      Deno.execPath(),
+      ...denoArgs,
+    ]];
+  const process = new Deno.Command(command, {
+    args: commandArgs,
     stdin: "null",
     stdout: "piped",
     stderr: "piped",

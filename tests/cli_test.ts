@@ -74,6 +74,10 @@ Deno.test("parseCommand() connection timeouts: defaults, flags, environment, ref
   assert.throws(() => serve(["serve", "--keepalive-timeout", "0"]), /--header-timeout 0/);
   assert.throws(() => serve(["serve", "--header-timeout=-1"]), /give seconds/);
   assert.throws(() => serve(["serve", "--header-timeout", "soon"]), /give seconds/);
+  assert.equal(defaults.maxConnections, 200);
+  assert.equal(serve(["serve", "--max-connections", "1000"]).maxConnections, 1000);
+  assert.throws(() => serve(["serve", "--max-connections", "0"]), /whole number above 0/);
+  assert.throws(() => serve(["serve", "--max-connections", "2.5"]), /whole number above 0/);
 });
 
 Deno.test("parseCommand() refuses unknown flags, commands and bad values with one line", () => {

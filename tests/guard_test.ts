@@ -25,7 +25,12 @@ type Handler = (request: Request, info: Deno.ServeHandlerInfo) => Promise<Respon
 /** Deno.serve on loopback behind a guard with short timeouts. */
 async function guarded(handler: Handler, headerTimeoutMs = 1000, keepAliveTimeoutMs = 2000) {
   const log = memoryLogger();
-  const guard = new ConnectionGuard({ headerTimeoutMs, keepAliveTimeoutMs, log });
+  const guard = new ConnectionGuard({
+    headerTimeoutMs,
+    keepAliveTimeoutMs,
+    maxConnections: 200,
+    log,
+  });
   const { promise: listening, resolve } = Promise.withResolvers<Deno.NetAddr>();
   const server = Deno.serve(
     { hostname: "127.0.0.1", port: 0, onListen: (addr) => resolve(addr as Deno.NetAddr) },

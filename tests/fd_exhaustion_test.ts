@@ -1,0 +1,96 @@
+/**
+ * A flood of connections beyond the open-file limit. Deno.serve stops for
+ * good when accept() fails with EMFILE; the guard keeps the process under the
+ * limit, and without the guard the server serves again once the flood ends.
+ */
+import assert from "node:assert/strict";
+import { E2E, eventually, startServerProcess, tempDir } from "./_helpers.ts";
+
+/** Opens `count` connections that send nothing (fewer if the kernel refuses). */
+async function flood(port: number, count: number): Promise<Deno.Conn[]> {
+  const conns: Deno.Conn[] = [];
+  for (let i = 0; i < count; i++) {
+    try {
+      conns.push(await Deno.connect({ hostname: "127.0.0.1", port }));
+    } catch {
+      break; // the listen queue is full
+    }
+  }
+  return conns;
+}
+
+function closeAll(conns: Deno.Conn[]): void {
+  for (const conn of conns) {
+    try {
+      conn.close();
+    } catch { /* closed by the server */ }
+  }
+}
+
+async function createRepo(url: string, timeoutMs = 20_000): Promise<number> {
+  const response = await fetch(`${url}/?create=true`, {
+    method: "POST",
+    signal: AbortSignal.timeout(timeoutMs),
+  });
+  await response.body?.cancel();
+  return response.status;
+}
+
+Deno.test({
+  name:
+    "fd exhaustion: with the guard and --max-connections, 300 silent connections under ulimit -n 256 never stop the server",
+  ...E2E,
+  async fn() {
+    await using data = await tempDir();
+    await using server = await startServerProcess(
+      [data.path, "--no-auth", "--header-timeout", "1", "--max-connections", "40"],
+      { openFileLimit: 256 },
+    );
+    const port = Number(server.address.split(":").pop());
+    const conns = await flood(port, 300);
+    assert.ok(conns.length >= 150, `only ${conns.length} connections opened`);
+    // Queued behind the flood, which the header timeout clears in batches.
+    assert.equal(await createRepo(server.url), 200);
+    closeAll(conns);
+    assert.equal(await createRepo(server.url), 200);
+    assert.ok(
+      server.stderr.some((l) => /40 connections open \(--max-connections\): new ones wait/.test(l)),
+      "the limit is logged",
+    );
+    assert.ok(!server.stderr.some((l) => /HTTP server stopped/.test(l)), server.stderr.join("\n"));
+    assert.equal(await server.stop(), 0, "a clean exit");
+  },
+});
+
+Deno.test({
+  name: "fd exhaustion: without the guard, the server serves again once a flood has gone",
+  ...E2E,
+  async fn() {
+    await using data = await tempDir();
+    await using server = await startServerProcess(
+      [data.path, "--no-auth", "--header-timeout", "0"],
+      { openFileLimit: 96 },
+    );
+    const port = Number(server.address.split(":").pop());
+    const conns = await flood(port, 150);
+    await new Promise((r) => setTimeout(r, 500));
+    closeAll(conns);
+    // Deno.serve is started again a second after it stopped.
+    let lastError = "";
+    const served = await eventually(async () => {
+      try {
+        return await createRepo(server.url, 2000) === 200;
+      } catch (err) {
+        lastError = `${err} (${(err as Error).cause})`;
+        return false;
+      }
+    }, 15_000);
+    assert.ok(served, `not served again: ${lastError}\n${server.stderr.join("\n")}`);
+    assert.ok(
+      server.stderr.some((l) => /HTTP server stopped .*Too many open files/.test(l)),
+      "Deno.serve did stop: " + server.stderr.join("\n"),
+    );
+    assert.ok(server.stderr.some((l) => /HTTP server is back on/.test(l)));
+    assert.equal(await server.stop(), 0, "a clean exit");
+  },
+});
