@@ -85,6 +85,11 @@ async function readUntilClosed(conn: Deno.Conn, ms: number) {
 
 const ok: Handler = () => Promise.resolve(new Response("ok"));
 
+/** The real server on `data` without authentication, with these flags (space-separated). */
+function serveNoAuth(data: { path: string }, flags: string) {
+  return startServerProcess([data.path, "--no-auth", ...flags.split(" ")]);
+}
+
 Deno.test({
   name: "guard: 100 slow heads get 408 and are closed while a normal client is served",
   ...E2E,
@@ -242,14 +247,7 @@ Deno.test({
   ...E2E,
   async fn() {
     await using data = await tempDir();
-    await using server = await startServerProcess([
-      data.path,
-      "--no-auth",
-      "--header-timeout",
-      "1",
-      "--keepalive-timeout",
-      "2",
-    ]);
+    await using server = await serveNoAuth(data, "--header-timeout 1 --keepalive-timeout 2");
     assert.ok(server.stderr.some((l) => /connection guard: request heads within 1s/.test(l)));
     const session = http2.connect(server.url);
     try {
@@ -287,12 +285,7 @@ Deno.test({
   ...E2E,
   async fn() {
     await using data = await tempDir();
-    await using server = await startServerProcess([
-      data.path,
-      "--no-auth",
-      "--header-timeout",
-      "0",
-    ]);
+    await using server = await serveNoAuth(data, "--header-timeout 0");
     assert.ok(server.stderr.some((l) => /connection guard off \(--header-timeout 0\)/.test(l)));
     const response = await fetch(`${server.url}/?create=true`, { method: "POST" });
     await response.body?.cancel();
@@ -305,15 +298,10 @@ Deno.test({
   ...E2E,
   async fn() {
     await using data = await tempDir();
-    await using server = await startServerProcess([
-      data.path,
-      "--no-auth",
-      "--prometheus",
-      "--header-timeout",
-      "1",
-      "--keepalive-timeout",
-      "1",
-    ]);
+    await using server = await serveNoAuth(
+      data,
+      "--prometheus --header-timeout 1 --keepalive-timeout 1",
+    );
     const port = Number(server.address.split(":").pop());
     const slow = await Deno.connect({ hostname: "127.0.0.1", port });
     await slow.write(encoder.encode("GET /conf"));
@@ -345,13 +333,7 @@ Deno.test({
     await using data = await tempDir();
     const { ca } = await makeCertificate(data.path);
     const caCerts = [await Deno.readTextFile(ca)];
-    await using server = await startServerProcess([
-      data.path,
-      "--no-auth",
-      "--tls",
-      "--header-timeout",
-      "1",
-    ]);
+    await using server = await serveNoAuth(data, "--tls --header-timeout 1");
     const port = Number(server.address.split(":").pop());
 
     // TCP only, never a TLS ClientHello.
@@ -402,15 +384,7 @@ Deno.test({
   async fn() {
     await using data = await tempDir();
     const { ca } = await makeCertificate(data.path);
-    await using server = await startServerProcess([
-      data.path,
-      "--no-auth",
-      "--tls",
-      "--header-timeout",
-      "1",
-      "--keepalive-timeout",
-      "3",
-    ]);
+    await using server = await serveNoAuth(data, "--tls --header-timeout 1 --keepalive-timeout 3");
     const client = Deno.createHttpClient({ caCerts: [await Deno.readTextFile(ca)] });
     const body = new Uint8Array(4 << 20).fill(9);
     const id = sha256(body);
