@@ -82,6 +82,7 @@ export class ConnectionGuard {
   #worker: Worker | null = null;
   #allClosed = Promise.withResolvers<void>();
   #drained: PromiseWithResolvers<void> | null = null;
+  readonly #failed = Promise.withResolvers<never>();
 
   /** @param options Timeouts and the log. */
   constructor(options: GuardOptions) {
@@ -139,8 +140,12 @@ export class ConnectionGuard {
     };
     worker.onerror = (event) => {
       event.preventDefault();
-      this.#options.log.error(`connection guard failed: ${event.message}`);
-      listening.reject(new Error(`connection guard failed: ${event.message}`));
+      const failure = new Error(`connection guard failed: ${event.message}`);
+      this.#options.log.error(failure.message);
+      listening.reject(failure);
+      // Nobody listens on the public address any more: better to exit (and
+      // be restarted) than to run on deaf.
+      this.#failed.reject(failure);
     };
     this.#post({
       kind: "start",
@@ -157,6 +162,11 @@ export class ConnectionGuard {
       worker.terminate();
       throw err;
     }
+  }
+
+  /** Rejects if the guard's Worker fails; the public address is gone then. */
+  get failed(): Promise<never> {
+    return this.#failed.promise;
   }
 
   /** Connections currently open. */

@@ -259,7 +259,9 @@ class Guard {
     }
     // Small answers go out at once rather than waiting to fill a segment.
     for (const socket of [client, inner]) {
-      if ("setNoDelay" in socket) (socket as Deno.TcpConn).setNoDelay(true);
+      try {
+        if ("setNoDelay" in socket) (socket as Deno.TcpConn).setNoDelay(true);
+      } catch { /* the client is already gone; the copying below finds out */ }
     }
     const conn = new GuardedConnection(
       client,

@@ -251,7 +251,7 @@ export async function startServer(config: ServeConfig, log: Logger): Promise<Run
   // serve again rather than let one flood of connections end the server.
   // Settle only after a shutdown's cleanup too: Deno's `finished` comes first,
   // and a caller that exits on it would skip removing aborted uploads.
-  const finished = (async () => {
+  const served = (async () => {
     while (true) {
       try {
         await server.finished;
@@ -275,6 +275,7 @@ export async function startServer(config: ServeConfig, log: Logger): Promise<Run
     }
     await stopping;
   })();
+  const finished = guard ? Promise.race([served, guard.failed]) : served;
   return { address, reload, shutdown, finished };
 }
 
