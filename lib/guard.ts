@@ -78,7 +78,8 @@ export class ConnectionGuard {
   readonly #options: GuardOptions;
   /** Client address of each open connection, by its loopback port. */
   readonly #open = new Map<number, Deno.Addr>();
-  readonly #announced = new Map<number, (remote: Deno.Addr) => void>();
+  /** Requests waiting for their connection to be announced (HTTP/2 may bring several). */
+  readonly #announced = new Map<number, Set<(remote: Deno.Addr) => void>>();
   #worker: Worker | null = null;
   #allClosed = Promise.withResolvers<void>();
   #drained: PromiseWithResolvers<void> | null = null;
@@ -121,7 +122,8 @@ export class ConnectionGuard {
           break;
         case "open":
           this.#open.set(message.port, message.remote);
-          this.#announced.get(message.port)?.(message.remote);
+          for (const waiter of this.#announced.get(message.port) ?? []) waiter(message.remote);
+          this.#announced.delete(message.port);
           break;
         case "closed":
           this.#open.delete(message.port);
@@ -243,15 +245,20 @@ export class ConnectionGuard {
   #waitForAnnouncement(port: number): Promise<Deno.Addr | undefined> {
     if (port < 0) return Promise.resolve(undefined);
     return new Promise((resolve) => {
+      const waiters = this.#announced.get(port) ?? new Set();
+      this.#announced.set(port, waiters);
       const timer = setTimeout(() => {
-        this.#announced.delete(port);
+        waiters.delete(announced);
+        if (waiters.size === 0 && this.#announced.get(port) === waiters) {
+          this.#announced.delete(port);
+        }
         resolve(undefined);
       }, ANNOUNCE_WAIT_MS);
-      this.#announced.set(port, (remote) => {
+      const announced = (remote: Deno.Addr): void => {
         clearTimeout(timer);
-        this.#announced.delete(port);
         resolve(remote);
-      });
+      };
+      waiters.add(announced);
     });
   }
 }
