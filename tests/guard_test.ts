@@ -258,6 +258,11 @@ Deno.test({
         stream.end();
       });
       assert.equal(created, 200);
+      // Several streams at once on one connection: each finds the connection.
+      const together = await Promise.all(
+        Array.from({ length: 8 }, () => http2Get(session, "/keys/")),
+      );
+      assert.deepEqual(together.map((r) => r.status), Array(8).fill(200));
       // Requests 1.2 s apart: beyond the header timeout, within the idle one.
       for (let i = 0; i < 3; i++) {
         const listing = await http2Get(session, "/keys/");
