@@ -160,71 +160,61 @@ async function main(): Promise<number> {
     const note = (scenario: string, server: BenchServer, peak: number): void => {
       peaks.set(scenario, { ...peaks.get(scenario), [server.name]: peak });
     };
+    /** Runs a scenario on both servers and notes each one's peak RSS. */
+    const measure = <T extends { peakRss: number }>(
+      scenario: string,
+      run: (server: BenchServer) => Promise<T>,
+    ): Promise<T[]> =>
+      both(servers, async (s) => {
+        const result = await run(s);
+        note(scenario, s, result.peakRss);
+        return result;
+      });
+    /** A row with one figure of restic-rest's and rclone's results. */
+    const compare = <T>(
+      scenario: string,
+      unit: string,
+      [ours, theirs]: T[],
+      pick: (result: T) => number,
+      target?: (ours: number, rclone: number) => Row["target"],
+    ): void => {
+      rows.push({
+        scenario,
+        unit,
+        ours: pick(ours),
+        rclone: pick(theirs),
+        target: target?.(pick(ours), pick(theirs)),
+      });
+    };
+    const latencies = <T extends { p50Ms: number; p99Ms: number }>(scenario: string, pair: T[]) => {
+      compare(`${scenario} p50`, "ms", pair, (r) => r.p50Ms);
+      compare(`${scenario} p99`, "ms", pair, (r) => r.p99Ms);
+    };
+    const timesRclone = (factor: number) => (ours: number, rclone: number) => ({
+      label: `≥ ${factor}× rclone`,
+      met: ours >= factor * rclone,
+    });
+    const timesDisk = (factor: number) => (ours: number) => ({
+      label: `≥ ${factor}× disk (${format(factor * disk)})`,
+      met: ours >= factor * disk,
+    });
     let idle = NaN;
 
     // Downloads and range reads read what the c1 upload stored.
     if (wanted("upload") || wanted("download") || wanted("range")) {
       log("upload, concurrency 1");
-      const up1 = await both(servers, async (s) => {
-        const result = await upload(s, "up1", blobs, 1);
-        if (s.name === "restic-rest") idle = result.idleRss;
-        note("upload c1", s, result.peakRss);
-        return result;
-      });
+      const up1 = await measure("upload c1", (s) => upload(s, "up1", blobs, 1));
+      idle = up1[0].idleRss;
       if (wanted("upload")) {
-        rows.push({
-          scenario: "upload c1",
-          unit: "MB/s",
-          ours: up1[0].mbPerSecond,
-          rclone: up1[1].mbPerSecond,
-          target: {
-            label: `≥ 0.9× disk (${format(0.9 * disk)})`,
-            met: up1[0].mbPerSecond >= 0.9 * disk,
-          },
-        });
-        rows.push({
-          scenario: "upload c1 p50",
-          unit: "ms",
-          ours: up1[0].p50Ms,
-          rclone: up1[1].p50Ms,
-        });
-        rows.push({
-          scenario: "upload c1 p99",
-          unit: "ms",
-          ours: up1[0].p99Ms,
-          rclone: up1[1].p99Ms,
-        });
+        compare("upload c1", "MB/s", up1, (r) => r.mbPerSecond, timesDisk(0.9));
+        latencies("upload c1", up1);
       }
     }
     if (wanted("upload")) {
       log("upload, concurrency 8");
-      const up8 = await both(servers, async (s) => {
-        const result = await upload(s, "up8", blobs, 8);
-        note("upload c8", s, result.peakRss);
-        return result;
-      });
-      rows.push({
-        scenario: "upload c8",
-        unit: "MB/s",
-        ours: up8[0].mbPerSecond,
-        rclone: up8[1].mbPerSecond,
-        target: {
-          label: `≥ 1.2× disk (${format(1.2 * disk)})`,
-          met: up8[0].mbPerSecond >= 1.2 * disk,
-        },
-      });
-      rows.push({
-        scenario: "upload c8 p50",
-        unit: "ms",
-        ours: up8[0].p50Ms,
-        rclone: up8[1].p50Ms,
-      });
-      rows.push({
-        scenario: "upload c8 p99",
-        unit: "ms",
-        ours: up8[0].p99Ms,
-        rclone: up8[1].p99Ms,
-      });
+      const up8 = await measure("upload c8", (s) => upload(s, "up8", blobs, 8));
+      compare("upload c8", "MB/s", up8, (r) => r.mbPerSecond, timesDisk(1.2));
+      latencies("upload c8", up8);
       const rise = (up8[0].peakRss - up8[0].idleRss) / MiB;
       rows.push({
         scenario: "RSS rise, 8 uploads over idle",
@@ -238,69 +228,28 @@ async function main(): Promise<number> {
     if (wanted("download")) {
       for (const concurrency of [1, 8]) {
         log(`download, concurrency ${concurrency}`);
-        const down = await both(servers, async (s) => {
-          const result = await download(s, "up1", blobs, concurrency);
-          note(`download c${concurrency}`, s, result.peakRss);
-          return result;
-        });
-        rows.push({
-          scenario: `download c${concurrency}`,
-          unit: "MB/s",
-          ours: down[0].mbPerSecond,
-          rclone: down[1].mbPerSecond,
-          target: { label: "≥ 1.6× rclone", met: down[0].mbPerSecond >= 1.6 * down[1].mbPerSecond },
-        });
+        const scenario = `download c${concurrency}`;
+        const down = await measure(scenario, (s) => download(s, "up1", blobs, concurrency));
+        compare(scenario, "MB/s", down, (r) => r.mbPerSecond, timesRclone(1.6));
       }
     }
 
     if (wanted("range")) {
       log("range reads, concurrency 8");
-      const range = await both(servers, async (s) => {
-        const result = await ranges(s, "up1", blobs, scale.rangeReads, 8);
-        note("range c8", s, result.peakRss);
-        return result;
-      });
-      rows.push({
-        scenario: "range c8",
-        unit: "req/s",
-        ours: range[0].requestsPerSecond,
-        rclone: range[1].requestsPerSecond,
-        target: {
-          label: "≥ 1.8× rclone",
-          met: range[0].requestsPerSecond >= 1.8 * range[1].requestsPerSecond,
-        },
-      });
-      rows.push({
-        scenario: "range c8",
-        unit: "MB/s",
-        ours: range[0].mbPerSecond,
-        rclone: range[1].mbPerSecond,
-      });
+      const range = await measure("range c8", (s) => ranges(s, "up1", blobs, scale.rangeReads, 8));
+      compare("range c8", "req/s", range, (r) => r.requestsPerSecond, timesRclone(1.8));
+      compare("range c8", "MB/s", range, (r) => r.mbPerSecond);
     }
 
     if (wanted("small")) {
       log(`small objects, concurrency 32, ${scale.smallSeconds} s`);
-      const small = await both(servers, async (s) => {
-        const result = await smallObjects(s, "small", scale.smallSeconds, 32);
-        note("small c32", s, result.peakRss);
-        return result;
-      });
-      rows.push({
-        scenario: "small c32 (POST/HEAD/GET/DELETE)",
-        unit: "req/s",
-        ours: small[0].requestsPerSecond,
-        rclone: small[1].requestsPerSecond,
-        target: {
-          label: "≥ 0.75× rclone",
-          met: small[0].requestsPerSecond >= 0.75 * small[1].requestsPerSecond,
-        },
-      });
-      rows.push({
-        scenario: "small c32 p99",
-        unit: "ms",
-        ours: small[0].p99Ms,
-        rclone: small[1].p99Ms,
-      });
+      const small = await measure(
+        "small c32",
+        (s) => smallObjects(s, "small", scale.smallSeconds, 32),
+      );
+      const scenario = "small c32 (POST/HEAD/GET/DELETE)";
+      compare(scenario, "req/s", small, (r) => r.requestsPerSecond, timesRclone(0.75));
+      compare("small c32 p99", "ms", small, (r) => r.p99Ms);
     }
 
     if (wanted("list")) {
