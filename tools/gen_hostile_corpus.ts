@@ -34,6 +34,24 @@ const NOT_FOUND = [404];
 // before routing, so a traversal lands on another path inside the data
 // directory, which alice may not touch (401) or which does not parse (404).
 const REFUSED = [400, 401, 404, 405];
+/** A target read (must be missing) and written to (must be refused). */
+const readAndWrite = (label: string, target: string): void => {
+  add({
+    name: `${label} GET ${target}`,
+    method: "GET",
+    target,
+    headers: [AUTH],
+    expect: NOT_FOUND,
+  });
+  add({
+    name: `${label} POST ${target}`,
+    method: "POST",
+    target,
+    headers: [AUTH],
+    body: "x",
+    expect: REFUSED,
+  });
+};
 
 // Traversal and encodings, each with every method: never anything but a refusal.
 const traversal = [
@@ -100,15 +118,7 @@ for (
     "/public_key",
   ]
 ) {
-  add({ name: `dotfile GET ${target}`, method: "GET", target, headers: [AUTH], expect: NOT_FOUND });
-  add({
-    name: `dotfile POST ${target}`,
-    method: "POST",
-    target,
-    headers: [AUTH],
-    body: "x",
-    expect: REFUSED,
-  });
+  readAndWrite("dotfile", target);
 }
 
 // Type names and config as repository folders.
@@ -126,21 +136,7 @@ for (
     "/alice/config/config",
   ]
 ) {
-  add({
-    name: `type as folder GET ${target}`,
-    method: "GET",
-    target,
-    headers: [AUTH],
-    expect: NOT_FOUND,
-  });
-  add({
-    name: `type as folder POST ${target}`,
-    method: "POST",
-    target,
-    headers: [AUTH],
-    body: "x",
-    expect: REFUSED,
-  });
+  readAndWrite("type as folder", target);
 }
 
 // Names that are not object names.
@@ -444,6 +440,6 @@ add({
 
 if (import.meta.main) {
   const file = new URL("../tests/hostile_corpus.json", import.meta.url);
-  await Deno.writeTextFile(file, JSON.stringify(cases, null, 1) + "\n");
+  await Deno.writeTextFile(file, JSON.stringify(cases, null, 2) + "\n");
   console.log(`${cases.length} cases written to ${file.pathname}`);
 }
