@@ -251,26 +251,30 @@ export async function startServer(config: ServeConfig, log: Logger): Promise<Run
   // serve again rather than let one flood of connections end the server.
   // Settle only after a shutdown's cleanup too: Deno's `finished` comes first,
   // and a caller that exits on it would skip removing aborted uploads.
+  /** Serves again after a delay, until it works or a shutdown begins. */
+  async function serveAgain(): Promise<void> {
+    while (!stopping) {
+      await new Promise((resolve) => setTimeout(resolve, RESTART_DELAY_MS));
+      try {
+        const next = await serve();
+        server = next.server;
+        if (guard) guard.redirect(next.bound as Deno.NetAddr);
+        log.error(`the HTTP server is back on ${formatAddress(guard ? bound : next.bound)}`);
+        return;
+      } catch (err) {
+        log.error(`cannot start the HTTP server again yet: ${(err as Error).message}`);
+      }
+    }
+  }
   const served = (async () => {
     while (true) {
       try {
         await server.finished;
-        break;
+        break; // a shutdown
       } catch (err) {
         if (stopping) break;
         log.error(`the HTTP server stopped (${(err as Error).message}); starting it again`);
-      }
-      while (!stopping) {
-        await new Promise((resolve) => setTimeout(resolve, RESTART_DELAY_MS));
-        try {
-          const next = await serve();
-          server = next.server;
-          if (guard) guard.redirect(next.bound as Deno.NetAddr);
-          log.error(`the HTTP server is back on ${formatAddress(guard ? bound : next.bound)}`);
-          break;
-        } catch (err) {
-          log.error(`cannot start the HTTP server again yet: ${(err as Error).message}`);
-        }
+        await serveAgain();
       }
     }
     await stopping;
