@@ -431,3 +431,11 @@ export async function makeCertificate(
   ]);
   return { ca, cert, key };
 }
+
+/**
+ * The real server on `data` without authentication, with these flags
+ * (space-separated), on a free loopback port.
+ */
+export function serveNoAuth(data: { path: string }, flags = ""): Promise<ServerProcess> {
+  return startServerProcess([data.path, "--no-auth", ...flags.split(" ").filter(Boolean)]);
+}

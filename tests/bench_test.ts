@@ -3,12 +3,11 @@
  * servers, every scenario at toy sizes. Structure only, never timing.
  */
 import assert from "node:assert/strict";
-import { PROJECT_ROOT, runCommand, tempDir } from "./_helpers.ts";
+import { E2E, PROJECT_ROOT, runCommand, tempDir } from "./_helpers.ts";
 
 Deno.test({
   name: "deno task bench --quick prints one row per scenario for restic-rest and rclone",
-  sanitizeResources: false,
-  sanitizeOps: false,
+  ...E2E,
   async fn() {
     await using work = await tempDir();
     const result = await runCommand(Deno.execPath(), [

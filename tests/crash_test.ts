@@ -1,13 +1,12 @@
 /** kill -9 of the server during real restic backups: nothing corrupt, nothing partial. */
 import assert from "node:assert/strict";
 import { runCrashCycles } from "./_crash.ts";
-import { tempDir } from "./_helpers.ts";
+import { E2E, tempDir } from "./_helpers.ts";
 
 Deno.test({
   name:
     "20 SIGKILLs during restic backups: no corrupt or partial object, leftovers removed, check clean",
-  sanitizeResources: false,
-  sanitizeOps: false,
+  ...E2E,
   async fn() {
     await using work = await tempDir();
     const report = await runCrashCycles({ kills: 20, seed: 20261127, work: work.path });

@@ -1,6 +1,13 @@
 /** A full disk: 507, nothing partial, earlier objects intact, and uploads work again once space is freed. */
 import assert from "node:assert/strict";
-import { listFiles, pseudoRandomBytes, sha256, startServerProcess, tempFiles } from "./_helpers.ts";
+import {
+  E2E,
+  listFiles,
+  pseudoRandomBytes,
+  sha256,
+  startServerProcess,
+  tempFiles,
+} from "./_helpers.ts";
 
 async function run(command: string, args: string[]): Promise<{ code: number; err: string }> {
   const out = await new Deno.Command(command, { args, stdin: "null" }).output();
@@ -25,8 +32,7 @@ Deno.test({
   name:
     "full disk: uploads answer 507, nothing partial stays, stored objects stay readable, freed space works again",
   ignore: !canMount,
-  sanitizeResources: false,
-  sanitizeOps: false,
+  ...E2E,
   async fn() {
     try {
       await using server = await startServerProcess([mountPoint, "--no-auth", "--debug"]);

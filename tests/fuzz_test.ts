@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { listFiles, seededRandom, sha256, startServerProcess, tempDir } from "./_helpers.ts";
+import { E2E, listFiles, seededRandom, sha256, startServerProcess, tempDir } from "./_helpers.ts";
 
 const REQUESTS = 10_000;
 const CONCURRENCY = 16;
@@ -19,8 +19,7 @@ async function rss(pid: number): Promise<number> {
 Deno.test({
   name:
     `fuzz: ${REQUESTS} random requests give no 5xx, no crash, no file outside the data directory, flat memory`,
-  sanitizeResources: false,
-  sanitizeOps: false,
+  ...E2E,
   async fn() {
     await using root = await tempDir();
     const data = join(root.path, "data");

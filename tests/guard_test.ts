@@ -12,8 +12,8 @@ import {
   eventually,
   makeCertificate,
   memoryLogger,
+  serveNoAuth,
   sha256,
-  startServerProcess,
   tempDir,
 } from "./_helpers.ts";
 
@@ -84,11 +84,6 @@ async function readUntilClosed(conn: Deno.Conn, ms: number) {
 }
 
 const ok: Handler = () => Promise.resolve(new Response("ok"));
-
-/** The real server on `data` without authentication, with these flags (space-separated). */
-function serveNoAuth(data: { path: string }, flags: string) {
-  return startServerProcess([data.path, "--no-auth", ...flags.split(" ")]);
-}
 
 Deno.test({
   name: "guard: 100 slow heads get 408 and are closed while a normal client is served",

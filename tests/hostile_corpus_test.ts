@@ -11,7 +11,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import type { HostileCase } from "../tools/gen_hostile_corpus.ts";
-import { listFiles, sha256, startServerProcess, tempDir } from "./_helpers.ts";
+import { E2E, listFiles, sha256, startServerProcess, tempDir } from "./_helpers.ts";
 
 const corpus: HostileCase[] = JSON.parse(
   await Deno.readTextFile(new URL("./hostile_corpus.json", import.meta.url)),
@@ -85,8 +85,7 @@ Deno.test("hostile corpus has at least 200 cases", () => {
 Deno.test({
   name:
     "hostile corpus: every case gets an expected status, nothing leaks, nothing on disk changes",
-  sanitizeResources: false,
-  sanitizeOps: false,
+  ...E2E,
   async fn() {
     await using root = await tempDir();
     const data = join(root.path, "data");

@@ -9,6 +9,7 @@ import {
   restic,
   resticOk,
   runCommand,
+  serveNoAuth,
   sha256,
   startServerProcess,
   tempDir,
@@ -182,12 +183,7 @@ Deno.test({
   name: "--prometheus-no-auth serves /metrics openly; without --prometheus /metrics is no endpoint",
   async fn() {
     await using data = await tempDir();
-    await using open = await startServerProcess([
-      data.path,
-      "--no-auth",
-      "--prometheus",
-      "--prometheus-no-auth",
-    ]);
+    await using open = await serveNoAuth(data, "--prometheus --prometheus-no-auth");
     const response = await fetch(`${open.url}/metrics`);
     const text = await response.text();
     assert.equal(response.status, 200);

@@ -5,6 +5,7 @@ import { withQuota } from "../lib/storage/quota.ts";
 import { StorageError } from "../lib/storage/types.ts";
 import {
   call,
+  E2E,
   listFiles,
   pseudoRandomBytes,
   sha256,
@@ -145,8 +146,7 @@ Deno.test("withQuota() scopes policy limits to their folder", async () => {
 Deno.test({
   name:
     "quota: a real restic backup into a too-small budget fails cleanly; what was stored stays clean",
-  sanitizeResources: false,
-  sanitizeOps: false,
+  ...E2E,
   async fn() {
     await using data = await tempDir();
     await using work = await tempDir();
@@ -174,8 +174,7 @@ Deno.test({
 
 Deno.test({
   name: "quota: a policy file's maxSize limits each matched folder on a running server",
-  sanitizeResources: false,
-  sanitizeOps: false,
+  ...E2E,
   async fn() {
     await using data = await tempDir();
     await using work = await tempDir();

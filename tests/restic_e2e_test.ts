@@ -7,6 +7,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import {
+  E2E,
   pseudoRandomBytes,
   restic,
   resticOk,
@@ -180,8 +181,7 @@ for (const repoPath of ["/", "/a/b/c/"]) {
 
 Deno.test({
   name: "restic reports a wrong password and a missing repository as errors",
-  sanitizeResources: false,
-  sanitizeOps: false,
+  ...E2E,
   async fn() {
     await using data = await tempDir();
     await using server = await startServerProcess([data.path, "--no-auth"]);

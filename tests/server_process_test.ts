@@ -1,9 +1,11 @@
 /** The program as a process: start-up lines, refusals, leftovers, signals. */
 import assert from "node:assert/strict";
 import {
+  E2E,
   eventually,
   pseudoRandomBytes,
   runMain,
+  serveNoAuth,
   sha256,
   startServerProcess,
   tempDir,
@@ -94,16 +96,10 @@ Deno.test({
 
 Deno.test({
   name: "SIGTERM lets a running upload finish within the grace period, then exits 0",
-  sanitizeResources: false,
-  sanitizeOps: false,
+  ...E2E,
   async fn() {
     await using data = await tempDir();
-    await using server = await startServerProcess([
-      data.path,
-      "--no-auth",
-      "--shutdown-timeout",
-      "5",
-    ]);
+    await using server = await serveNoAuth(data, "--shutdown-timeout 5");
     const body = pseudoRandomBytes(3 << 20, 3);
     const id = sha256(body);
     let sent = 0;
@@ -135,16 +131,10 @@ Deno.test({
 
 Deno.test({
   name: "SIGTERM aborts an upload that outlives the grace period and removes its temp file",
-  sanitizeResources: false,
-  sanitizeOps: false,
+  ...E2E,
   async fn() {
     await using data = await tempDir();
-    await using server = await startServerProcess([
-      data.path,
-      "--no-auth",
-      "--shutdown-timeout",
-      "1",
-    ]);
+    await using server = await serveNoAuth(data, "--shutdown-timeout 1");
     const port = Number(server.address.split(":").pop());
     const conn = await Deno.connect({ hostname: "127.0.0.1", port });
     const id = sha256("never finished");

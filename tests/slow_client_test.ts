@@ -5,29 +5,21 @@
  */
 import assert from "node:assert/strict";
 import {
+  E2E,
   eventually,
   pseudoRandomBytes,
+  serveNoAuth,
   sha256,
-  startServerProcess,
   tempDir,
   tempFiles,
 } from "./_helpers.ts";
 
 Deno.test({
   name: "slow headers and a stalled upload are cut off while a slow 128 MiB upload completes",
-  sanitizeResources: false,
-  sanitizeOps: false,
+  ...E2E,
   async fn() {
     await using data = await tempDir();
-    await using server = await startServerProcess([
-      data.path,
-      "--no-auth",
-      "--idle-timeout",
-      "2",
-      "--header-timeout",
-      "2",
-      "--debug",
-    ]);
+    await using server = await serveNoAuth(data, "--idle-timeout 2 --header-timeout 2 --debug");
     const port = Number(server.address.split(":").pop());
 
     // 128 MiB in 1 MiB pieces, one every 40 ms: slow, but never idle for 2 s.

@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { errorToResponse } from "../lib/http_error.ts";
 import { toStorageError } from "../lib/storage/fs.ts";
 import { StorageError } from "../lib/storage/types.ts";
-import { sha256, startServerProcess, tempDir } from "./_helpers.ts";
+import { E2E, sha256, startServerProcess, tempDir } from "./_helpers.ts";
 
 function withCode(code: string, message: string): Error {
   return Object.assign(new Error(message), { code });
@@ -34,8 +34,7 @@ for (const [label, err, code, status] of MAPPING) {
 Deno.test({
   name:
     "real file-system faults (a file where a folder should be, a symlink loop) answer 500 and are logged",
-  sanitizeResources: false,
-  sanitizeOps: false,
+  ...E2E,
   async fn() {
     await using data = await tempDir();
     await using server = await startServerProcess([data.path, "--no-auth"]);
