@@ -12,6 +12,7 @@ import type { ObjectInfo } from "./types.ts";
 /** How many `lstat` calls a v2 listing makes between yields. */
 const LIST_STAT_BATCH = 128;
 
+/** The visible subfolders of `data/` (the `xx` fan-out), as paths. */
 export function* subfolders(dataDir: string): Generator<string> {
   for (const entry of readFolder(dataDir)) {
     if (entry.isDirectory && !entry.name.startsWith(".")) yield join(dataDir, entry.name);
@@ -28,6 +29,10 @@ function readFolder(folder: string): Deno.DirEntry[] {
   }
 }
 
+/**
+ * The objects in these folders whose names are valid object names (temp
+ * files and strays are skipped), with their sizes when `withSizes`.
+ */
 export async function* listObjects(
   folders: AsyncIterable<string> | Iterable<string>,
   withSizes: boolean,

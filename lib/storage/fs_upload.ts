@@ -183,6 +183,12 @@ async function receiveChunks(
   }
 }
 
+/**
+ * Checks a received body against the announced length and against its name
+ * (the SHA-256 of the content, when verifying).
+ *
+ * @throws {StorageError} `IncompleteBody` or `HashMismatch`.
+ */
 export function checkBody(
   received: number,
   options: SaveOptions,
@@ -227,6 +233,7 @@ export function publish(temp: string, final: string): boolean {
   return true;
 }
 
+/** 16 random hex digits, for temp file names nobody can guess or collide with. */
 export function randomSuffix(): string {
   const bytes = crypto.getRandomValues(new Uint8Array(8));
   return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
