@@ -1,11 +1,11 @@
 /**
- * What an access mode allows. Pure; the mode itself comes from the flags
- * and (later) the policy file, decided per user and repository.
+ * Who may do what: the access modes, what each allows, and the decision for
+ * a user and a repository from the flags and an {@link AccessPolicy}. Pure;
+ * `policy.ts` reads a policy file into this vocabulary.
  *
  * @module
  */
 
-import type { Policy } from "./policy.ts";
 import type { RepoPath } from "./repo_path.ts";
 import type { ObjectType } from "./restic.ts";
 
@@ -46,11 +46,17 @@ export function mayDelete(mode: AccessMode, type: ObjectType | "config"): boolea
   return mode === "full" || type === "locks";
 }
 
+/** Per-user, per-repository modes, as a policy file gives them. */
+export interface AccessPolicy {
+  /** The mode a user has in a repository, or `null` when the user may not reach it. */
+  modeFor(user: string, repo: RepoPath): AccessMode | null;
+}
+
 /** The flags and policy that decide access. */
 export interface AccessRules {
   appendOnly: boolean;
   privateRepos: boolean;
-  policy: Policy | null;
+  policy: AccessPolicy | null;
 }
 
 /** What a user may do in a repository, or why not at all. */

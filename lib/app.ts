@@ -113,7 +113,7 @@ export function createApp(options: AppOptions): AppHandler {
         allow: "GET, HEAD",
       });
     }
-    return (await storage.checkWritable())
+    return (await storage.health()).ok
       ? json(STATUS_CODE.OK, { status: "ok" })
       : json(STATUS_CODE.ServiceUnavailable, { status: "unavailable" });
   }

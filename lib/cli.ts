@@ -7,13 +7,22 @@
  */
 
 import { parseArgs } from "node:util";
-import denoJson from "../deno.json" with { type: "json" };
-import { buildServeConfig, ConfigError, DEFAULT_DATA_DIR, type ServeConfig } from "./config.ts";
+import { buildServeConfig, type ServeConfig } from "./config.ts";
+import { ConfigError } from "./errors.ts";
 import { join } from "./fs_util.ts";
+import {
+  DEFAULT_DATA_DIR,
+  envName,
+  optionEntries,
+  optionHelpLines,
+  type OptionKey,
+  parseBoolean,
+  type ServeOptions,
+} from "./options.ts";
 import type { UserCommand } from "./user_command.ts";
+import { VERSION } from "./version.ts";
 
-/** The program's version, from deno.json. */
-export const VERSION: string = denoJson.version;
+export { VERSION } from "./version.ts";
 
 /** What the user asked the program to do. */
 export type Command =
@@ -22,145 +31,7 @@ export type Command =
   | { kind: "help"; text: string }
   | { kind: "version"; text: string };
 
-interface OptionSpec {
-  name: string;
-  type: "string" | "boolean";
-  /** Placeholder of the value in the usage text. */
-  value?: string;
-  short?: string;
-  help: string;
-}
-
-const SERVE_OPTIONS: readonly OptionSpec[] = [
-  {
-    name: "path",
-    type: "string",
-    value: "DIR",
-    help: `data directory (default ${DEFAULT_DATA_DIR})`,
-  },
-  {
-    name: "listen",
-    type: "string",
-    value: "ADDR",
-    help: "listen address: :PORT, HOST:PORT or unix:/path (default :8000)",
-  },
-  { name: "no-auth", type: "boolean", help: "serve without authentication" },
-  {
-    name: "htpasswd-file",
-    type: "string",
-    value: "FILE",
-    help: "htpasswd file (default DIR/.htpasswd)",
-  },
-  { name: "append-only", type: "boolean", help: "refuse deletes (except of locks) and overwrites" },
-  { name: "private-repos", type: "boolean", help: "users reach only repositories below /USER/" },
-  {
-    name: "policy",
-    type: "string",
-    value: "FILE",
-    help: "per-user and per-repository policy (JSON)",
-  },
-  {
-    name: "proxy-auth-username",
-    type: "string",
-    value: "HEADER",
-    help: "take the user name from this header of a trusted proxy",
-  },
-  { name: "tls", type: "boolean", help: "serve HTTPS" },
-  {
-    name: "tls-cert",
-    type: "string",
-    value: "FILE",
-    help: "TLS certificate (default DIR/public_key)",
-  },
-  {
-    name: "tls-key",
-    type: "string",
-    value: "FILE",
-    help: "TLS private key (default DIR/private_key)",
-  },
-  {
-    name: "no-verify-upload",
-    type: "boolean",
-    help: "do not check uploads against their SHA-256 name",
-  },
-  {
-    name: "shutdown-timeout",
-    type: "string",
-    value: "SECONDS",
-    help: "grace period for requests at shutdown (default 10)",
-  },
-  {
-    name: "max-size",
-    type: "string",
-    value: "SIZE",
-    help: "budget for the data directory: bytes, or 500M, 10G, 2T",
-  },
-  {
-    name: "log",
-    type: "string",
-    value: "FILE",
-    help: "access log in combined format to FILE, or - for stdout",
-  },
-  { name: "prometheus", type: "boolean", help: "serve Prometheus metrics at /metrics" },
-  { name: "prometheus-no-auth", type: "boolean", help: "serve /metrics without authentication" },
-  {
-    name: "group-accessible-repos",
-    type: "boolean",
-    help: "let the file system group read repositories (0770/0660)",
-  },
-  {
-    name: "idle-timeout",
-    type: "string",
-    value: "SECONDS",
-    help: "cut off an upload that sends nothing this long (default 60)",
-  },
-  {
-    name: "header-timeout",
-    type: "string",
-    value: "SECONDS",
-    help: "close a connection whose request headers take longer (default 30; 0: no guard)",
-  },
-  {
-    name: "keepalive-timeout",
-    type: "string",
-    value: "SECONDS",
-    help: "close a connection idle between requests this long (default 120)",
-  },
-  {
-    name: "max-connections",
-    type: "string",
-    value: "N",
-    help: "connections served at once, 4 open files each; more wait (default 200)",
-  },
-  { name: "debug", type: "boolean", help: "log every request and the reason for every 4xx" },
-  {
-    name: "tls-min-ver",
-    type: "string",
-    value: "VER",
-    help: "rest-server's flag; only 1.2 (the default) is possible",
-  },
-  {
-    name: "cpu-profile",
-    type: "string",
-    value: "FILE",
-    help: "rest-server's flag; refused: use deno run --cpu-prof",
-  },
-  { name: "help", type: "boolean", short: "h", help: "show this help" },
-  { name: "version", type: "boolean", short: "V", help: "show the version (also -v)" },
-];
-
-/** The environment variable that stands in for an option. */
-function envName(option: string): string {
-  return `RESTIC_REST_${option.toUpperCase().replaceAll("-", "_")}`;
-}
-
 function usage(): string {
-  const width = Math.max(...SERVE_OPTIONS.map((o) => o.name.length + (o.value?.length ?? -1)));
-  const lines = SERVE_OPTIONS.map((o) => {
-    const flag = o.value ? `${o.name} ${o.value}` : o.name;
-    const short = o.short ? `-${o.short}, ` : "    ";
-    return `  ${short}--${flag.padEnd(width + 1)}  ${o.help}`;
-  });
   return [
     `restic-rest ${VERSION}: a server for restic's REST backend`,
     "",
@@ -172,7 +43,7 @@ function usage(): string {
     "  restic-rest --help | --version",
     "",
     "Options:",
-    ...lines,
+    ...optionHelpLines(),
     "",
     "Every option can also be set in the environment: --listen as RESTIC_REST_LISTEN,",
     "--no-auth as RESTIC_REST_NO_AUTH=true, and so on. The command line wins.",
@@ -183,23 +54,17 @@ function usage(): string {
   ].join("\n");
 }
 
-function parseBoolean(name: string, value: string): boolean {
-  if (/^(1|true|yes|on)$/i.test(value)) return true;
-  if (/^(0|false|no|off|)$/i.test(value)) return false;
-  throw new ConfigError(`Cannot read ${name}="${value}": use true or false`);
-}
-
 /**
  * Rewrites rest-server's (pflag's) spellings that `parseArgs` does not take:
- * `--flag=true|false` for booleans and `-v` for the version.
+ * `--flag=true|false` for switches and `-v` for the version.
  */
 function normaliseArgs(args: string[]): { args: string[]; explicitFalse: Set<string> } {
-  const booleans = new Set(SERVE_OPTIONS.filter((o) => o.type === "boolean").map((o) => o.name));
+  const switches = new Set(optionEntries().filter(([, o]) => !o.takes).map(([, o]) => o.flag));
   const explicitFalse = new Set<string>();
   const out: string[] = [];
   for (const arg of args) {
     const match = /^--([a-z-]+)=(.*)$/.exec(arg);
-    if (match && booleans.has(match[1])) {
+    if (match && switches.has(match[1])) {
       if (parseBoolean(`--${match[1]}`, match[2])) out.push(`--${match[1]}`);
       else explicitFalse.add(match[1]);
     } else out.push(arg === "-v" ? "--version" : arg);
@@ -207,24 +72,29 @@ function normaliseArgs(args: string[]): { args: string[]; explicitFalse: Set<str
   return { args: out, explicitFalse };
 }
 
-/** Options from argv, with the environment filling in what argv leaves out. */
-function readOptions(
-  args: string[],
-  env: Record<string, string | undefined>,
-): {
-  values: Record<string, string | boolean | undefined>;
+/** The options as read: typed values with defaults, and which were given. */
+interface ReadOptions {
+  options: ServeOptions;
+  given: Set<OptionKey>;
+  fromEnv: Set<OptionKey>;
   positionals: string[];
-  fromEnv: Set<string>;
-} {
+}
+
+/** Raw option texts from argv; a switch is `"true"` or `"false"`. */
+function argvTexts(args: string[]): { texts: Map<string, string>; positionals: string[] } {
   const normalised = normaliseArgs(args);
   let parsed;
   try {
     parsed = parseArgs({
       args: normalised.args,
       options: Object.fromEntries(
-        SERVE_OPTIONS.map((
-          o,
-        ) => [o.name, { type: o.type, ...(o.short ? { short: o.short } : {}) }]),
+        optionEntries().map(([, o]) => [
+          o.flag,
+          {
+            type: o.takes ? "string" as const : "boolean" as const,
+            ...(o.short ? { short: o.short } : {}),
+          },
+        ]),
       ),
       allowPositionals: true,
       strict: true,
@@ -233,21 +103,36 @@ function readOptions(
     const message = err instanceof Error ? err.message : String(err);
     throw new ConfigError(`Cannot read the command line: ${message.split("\n")[0]}`);
   }
-  const values: Record<string, string | boolean | undefined> = { ...parsed.values };
-  for (const name of normalised.explicitFalse) values[name] = false;
-  const fromEnv = new Set<string>();
-  for (const option of SERVE_OPTIONS) {
-    if (values[option.name] !== undefined || option.name === "help" || option.name === "version") {
+  const texts = new Map<string, string>();
+  for (const [flag, value] of Object.entries(parsed.values)) {
+    if (value !== undefined) texts.set(flag, String(value));
+  }
+  for (const flag of normalised.explicitFalse) texts.set(flag, "false");
+  return { texts, positionals: parsed.positionals };
+}
+
+/** Options from argv, with the environment filling in what argv leaves out. */
+function readOptions(args: string[], env: Record<string, string | undefined>): ReadOptions {
+  const { texts, positionals } = argvTexts(args);
+  const values: Record<string, unknown> = {};
+  const given = new Set<OptionKey>();
+  const fromEnv = new Set<OptionKey>();
+  for (const [key, option] of optionEntries()) {
+    let text = texts.get(option.flag);
+    let name = `--${option.flag}`;
+    if (text === undefined && !option.noEnv) {
+      text = env[envName(option.flag)];
+      name = envName(option.flag);
+      if (text !== undefined) fromEnv.add(key);
+    }
+    if (text === undefined) {
+      values[key] = option.default;
       continue;
     }
-    const value = env[envName(option.name)];
-    if (value === undefined) continue;
-    values[option.name] = option.type === "boolean"
-      ? parseBoolean(envName(option.name), value)
-      : value;
-    fromEnv.add(option.name);
+    given.add(key);
+    values[key] = option.parse(text, name);
   }
-  return { values, positionals: parsed.positionals, fromEnv };
+  return { options: values as ServeOptions, given, fromEnv, positionals };
 }
 
 /**
@@ -270,47 +155,24 @@ export function parseCommand(args: string[], env: Record<string, string | undefi
   if (first !== undefined && first !== "serve" && !first.startsWith("-")) {
     throw new ConfigError(`Unknown command "${first}": run restic-rest --help`);
   }
-  const { values, positionals, fromEnv } = readOptions(serveArgs, env);
-  if (values.help) return { kind: "help", text: usage() };
-  if (values.version) return { kind: "version", text: `restic-rest ${VERSION}` };
+  const { options, given, fromEnv, positionals } = readOptions(serveArgs, env);
+  if (options.help) return { kind: "help", text: usage() };
+  if (options.version) return { kind: "version", text: `restic-rest ${VERSION}` };
   if (positionals.length > 1) {
     throw new ConfigError(`Cannot serve more than one directory: ${positionals.join(", ")}`);
   }
-  // A DIR argument wins over RESTIC_REST_PATH, but not over --path.
-  if (positionals.length === 1 && fromEnv.has("path")) values.path = undefined;
-  if (positionals.length === 1 && values.path !== undefined) {
-    throw new ConfigError("Cannot use both a DIR argument and --path: give one of them");
+  if (positionals.length === 1) {
+    // A DIR argument wins over RESTIC_REST_PATH, but not over --path.
+    if (given.has("dataDir") && !fromEnv.has("dataDir")) {
+      throw new ConfigError("Cannot use both a DIR argument and --path: give one of them");
+    }
+    options.dataDir = positionals[0] || DEFAULT_DATA_DIR;
+    given.add("dataDir");
   }
-  const string = (name: string): string | undefined => values[name] as string | undefined;
-  const flag = (name: string): boolean | undefined => values[name] as boolean | undefined;
   return {
     kind: "serve",
-    config: buildServeConfig({
-      dataDir: positionals[0] ?? string("path"),
-      listen: string("listen"),
-      noAuth: flag("no-auth"),
-      htpasswdFile: string("htpasswd-file"),
-      noVerifyUpload: flag("no-verify-upload"),
-      appendOnly: flag("append-only"),
-      privateRepos: flag("private-repos"),
-      policy: string("policy"),
-      proxyAuthUsername: string("proxy-auth-username"),
-      tls: flag("tls"),
-      tlsCert: string("tls-cert"),
-      tlsKey: string("tls-key"),
-      debug: flag("debug"),
-      shutdownTimeout: string("shutdown-timeout"),
-      idleTimeout: string("idle-timeout"),
-      headerTimeout: string("header-timeout"),
-      keepAliveTimeout: string("keepalive-timeout"),
-      maxConnections: string("max-connections"),
-      maxSize: string("max-size"),
-      log: string("log"),
-      prometheus: flag("prometheus"),
-      prometheusNoAuth: flag("prometheus-no-auth"),
-      groupAccessibleRepos: flag("group-accessible-repos"),
-      tlsMinVer: string("tls-min-ver"),
-      cpuProfile: string("cpu-profile"),
+    config: buildServeConfig(options, {
+      given,
       systemdSockets: env.LISTEN_FDS !== undefined && env.LISTEN_FDS !== "",
     }),
   };

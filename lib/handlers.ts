@@ -104,12 +104,12 @@ export function createHandlers(deps: HandlerDeps): Handlers {
     if (!mayCreateRepo(access)) {
       throw new HttpError(STATUS_CODE.Forbidden, `Cannot create a repository in ${access} mode`);
     }
-    await storage.createRepo(target.repo);
+    await storage.createRepo(target.repo, { signal: request.signal });
     return ok();
   }
 
-  async function headObject({ target }: RequestContext): Promise<Response> {
-    const size = await storage.stat(objectRef(target));
+  async function headObject({ request, target }: RequestContext): Promise<Response> {
+    const size = await storage.stat(objectRef(target), { signal: request.signal });
     return new Response(null, {
       status: STATUS_CODE.OK,
       headers: { ...OBJECT_HEADERS, "content-length": String(size) },
@@ -118,7 +118,7 @@ export function createHandlers(deps: HandlerDeps): Handlers {
 
   async function getObject(ctx: RequestContext): Promise<Response> {
     const { request, target } = ctx;
-    const object = await storage.open(objectRef(target));
+    const object = await storage.open(objectRef(target), { signal: request.signal });
     const { size } = object;
     const range = parseRange(request.headers.get("range"), size);
     if (range.kind === "unsatisfiable") {
@@ -159,26 +159,27 @@ export function createHandlers(deps: HandlerDeps): Handlers {
       verifyHash: deps.verifyUpload,
       contentLength,
       idleTimeoutMs: deps.idleTimeoutMs,
+      signal: request.signal,
     });
     if (saved.created) count("write", ctx, saved.size);
     return ok();
   }
 
   async function deleteObject(ctx: RequestContext): Promise<Response> {
-    const { target, access } = ctx;
+    const { request, target, access } = ctx;
     const ref = objectRef(target);
     if (!mayDelete(access, ref.type)) {
       throw new HttpError(STATUS_CODE.Forbidden, `Cannot delete ${ref.type} in ${access} mode`);
     }
-    const freed = await storage.remove(ref);
-    if (freed !== null) count("delete", ctx, freed);
+    const removed = await storage.remove(ref, { signal: request.signal });
+    if (removed.existed !== false) count("delete", ctx, removed.size ?? 0);
     return ok();
   }
 
   async function listObjects({ request, target }: RequestContext): Promise<Response> {
     if (target.kind !== "list") throw new Error("listObjects needs a list target");
     const v2 = request.headers.get("accept") === LIST_V2_MEDIA_TYPE;
-    const entries = await storage.list(target.repo, target.type, v2);
+    const entries = await storage.list(target.repo, target.type, v2, { signal: request.signal });
     const body = v2
       ? jsonArrayStream(entries, ({ name, size }) => ({ name, size }))
       : jsonArrayStream(entries, ({ name }) => name);

@@ -33,8 +33,12 @@ const STORAGE_STATUS: Record<StorageErrorCode, StatusCode> = {
   Timeout: STATUS_CODE.RequestTimeout,
   NoSpace: STATUS_CODE.InsufficientStorage,
   QuotaExceeded: STATUS_CODE.InsufficientStorage,
+  Unavailable: STATUS_CODE.ServiceUnavailable,
   Io: STATUS_CODE.InternalServerError,
 };
+
+/** Seconds a client is asked to wait when the storage is unreachable (restic retries). */
+export const RETRY_AFTER_SECONDS = 5;
 
 /**
  * A bodyless-looking status response: the reason phrase and a newline.
@@ -58,8 +62,8 @@ export interface ErrorOutcome {
 
 /**
  * Turns anything thrown while handling a request into a response. Storage
- * errors map by code; unknown errors are 500 (never 404: restic would read
- * that as missing data).
+ * errors map by code (an unreachable medium is 503 with `Retry-After`);
+ * unknown errors are 500 (never 404: restic would read that as missing data).
  *
  * @param err What was thrown.
  * @returns The response and the reason for the log.
@@ -69,7 +73,10 @@ export function errorToResponse(err: unknown): ErrorOutcome {
     return { response: statusResponse(err.status, err.headers), reason: err.message };
   }
   if (err instanceof StorageError) {
-    return { response: statusResponse(STORAGE_STATUS[err.code]), reason: err.message };
+    const headers: Record<string, string> = err.code === "Unavailable"
+      ? { "retry-after": String(RETRY_AFTER_SECONDS) }
+      : {};
+    return { response: statusResponse(STORAGE_STATUS[err.code], headers), reason: err.message };
   }
   const reason = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
   return { response: statusResponse(STATUS_CODE.InternalServerError), reason };

@@ -1,14 +1,16 @@
 /**
  * What is stored, per repository: bytes, objects per type, snapshot times.
- * Built once from the start-up walk and kept up to date on every write and
- * delete, so quotas and metrics never walk the tree again.
+ * Built once from the storage's scan and kept up to date on every write and
+ * delete by {@link withInventory}, so quotas, metrics and pages never walk
+ * the storage again.
  *
  * @module
  */
 
 import { formatRepo, type RepoPath } from "./repo_path.ts";
 import { OBJECT_TYPES, type ObjectType } from "./restic.ts";
-import type { ObjectRef } from "./storage/types.ts";
+import { delegate } from "./storage/delegate.ts";
+import type { ObjectRef, SaveResult, Storage } from "./storage/types.ts";
 
 /** The stored state of one repository. */
 export interface RepoStats {
@@ -109,4 +111,42 @@ export class Inventory {
   repos(): IterableIterator<[string, RepoStats]> {
     return this.#repos.entries();
   }
+}
+
+/**
+ * Wraps a storage so that its scan fills the inventory and every write and
+ * delete updates it.
+ *
+ * @param inner The storage that holds the bytes.
+ * @param inventory The inventory to keep.
+ * @param now The clock, for the last-write time.
+ * @returns The wrapped storage.
+ */
+export function withInventory(
+  inner: Storage,
+  inventory: Inventory,
+  now: () => number = Date.now,
+): Storage {
+  return {
+    ...delegate(inner),
+    scan: (onObject, options) =>
+      inner.scan((found) => {
+        inventory.added(found.ref, found.size, found.mtimeMs);
+        onObject(found);
+      }, options),
+    async save(ref, body, options): Promise<SaveResult> {
+      const result = await inner.save(ref, body, options);
+      if (result.created) {
+        const time = now();
+        inventory.added(ref, result.size, time);
+        inventory.touched(ref.repo, time);
+      }
+      return result;
+    },
+    async remove(ref, options) {
+      const result = await inner.remove(ref, options);
+      if (result.existed !== false && result.size !== null) inventory.removed(ref, result.size);
+      return result;
+    },
+  };
 }

@@ -49,14 +49,17 @@ function newest(times: Iterable<number>): number {
   return max;
 }
 
-/** Why the connection guard closed a connection. */
-export type ConnectionCloseReason = "header_timeout" | "idle_timeout";
+/** Connections open and closed, as the front counts them. */
+export interface ConnectionCounts {
+  open(): number;
+  /** Connections the server closed, by reason. */
+  closed(): Record<string, number>;
+}
 
 /** Counters of blob operations, and the gauges of what is stored. */
 export class Metrics {
   readonly #series = new Map<string, Series>();
-  readonly #closed: Record<ConnectionCloseReason, number> = { header_timeout: 0, idle_timeout: 0 };
-  #openConnections: (() => number) | null = null;
+  #connections: ConnectionCounts | null = null;
   readonly #inventory: Inventory;
   readonly #maxBytes: number | null;
 
@@ -96,21 +99,12 @@ export class Metrics {
   }
 
   /**
-   * Counts a connection the guard closed.
+   * Reports connections from now on (when the front counts them).
    *
-   * @param reason Its request head was too slow, or it sat idle too long.
+   * @param counts The front's open and closed connections.
    */
-  connectionClosed(reason: ConnectionCloseReason): void {
-    this.#closed[reason]++;
-  }
-
-  /**
-   * Reports the open connections from now on (only with the connection guard).
-   *
-   * @param count Returns the number of open client connections.
-   */
-  countConnections(count: () => number): void {
-    this.#openConnections = count;
+  countConnections(counts: ConnectionCounts): void {
+    this.#connections = counts;
   }
 
   /**
@@ -182,17 +176,17 @@ export class Metrics {
     family("restic_rest_stored_bytes", "gauge", "Bytes stored in the whole data directory", [
       `restic_rest_stored_bytes ${this.#inventory.bytesUnder([])}`,
     ]);
-    if (this.#openConnections) {
+    if (this.#connections) {
       family(
         "restic_rest_connections_closed_total",
         "counter",
         "Connections closed by the server: request head too slow, or idle too long",
-        Object.entries(this.#closed).map(([reason, count]) =>
-          `restic_rest_connections_closed_total{reason="${reason}"} ${count}`
+        Object.entries(this.#connections.closed()).map(([reason, count]) =>
+          `restic_rest_connections_closed_total{${labelSet({ reason })}} ${count}`
         ),
       );
       family("restic_rest_open_connections", "gauge", "Client connections open now", [
-        `restic_rest_open_connections ${this.#openConnections()}`,
+        `restic_rest_open_connections ${this.#connections.open()}`,
       ]);
     }
     if (this.#maxBytes !== null) {

@@ -1,7 +1,8 @@
 /**
  * The policy file: per user, which repository paths they may reach and in
  * which mode; per repository path, an optional size limit. JSON, so no
- * parser dependency is needed. See README "Access control" for an example.
+ * parser dependency is needed; the modes mean what `access.ts` says. See
+ * README "Access control" for an example.
  *
  * ```json
  * {
@@ -16,10 +17,12 @@
  * @module
  */
 
-import type { AccessMode } from "./access.ts";
-import { ConfigError, parseSize } from "./config.ts";
+import type { AccessMode, AccessPolicy } from "./access.ts";
+import { ConfigError } from "./errors.ts";
 import { USERNAME_PATTERN } from "./htpasswd.ts";
+import type { ScopedLimit } from "./quota.ts";
 import { isValidRepoSegment, type RepoPath } from "./repo_path.ts";
+import { parseSize } from "./units.ts";
 
 const MODES: readonly AccessMode[] = ["read-only", "append-only", "full"];
 /** Stands for the requesting user's own name in a user rule. */
@@ -42,19 +45,12 @@ export interface SizeLimit {
   source: string;
 }
 
-/** A size limit applied to one concrete folder. */
-export interface ScopedLimit {
-  /** The folder the limit counts, as repository segments. */
-  scope: RepoPath;
-  maxBytes: number;
-}
-
-/** A loaded, validated policy. */
-export interface Policy {
-  /** The mode a user has in a repository, or `null` when the user may not reach it. */
-  modeFor(user: string, repo: RepoPath): AccessMode | null;
+/** A loaded, validated policy: access modes, and size limits. */
+export interface Policy extends AccessPolicy {
   /** The size limits that apply to a repository. */
   limitsFor(repo: RepoPath): ScopedLimit[];
+  /** Whether the policy sets any size limit. */
+  hasLimits(): boolean;
   /** Every user rule, for start-up checks: `[user or *, pattern, mode]`. */
   rules(): [string, string, AccessMode][];
 }
@@ -168,6 +164,7 @@ export function parsePolicy(text: string, file: string): Policy {
       }
       return best?.mode ?? null;
     },
+    hasLimits: () => limits.length > 0,
     limitsFor(repo) {
       return limits
         .filter((limit) => matches(limit.pattern, repo, null))
@@ -184,7 +181,8 @@ export function parsePolicy(text: string, file: string): Policy {
 }
 
 /**
- * Refuses a policy that contradicts the simple flags.
+ * Refuses a policy whose rules contradict the simple flags. (A policy with
+ * `--no-auth` is refused with the other flag checks, in `config.ts`.)
  *
  * @param policy The loaded policy.
  * @param flags The flags it must agree with.
@@ -192,13 +190,8 @@ export function parsePolicy(text: string, file: string): Policy {
  */
 export function checkPolicyAgainstFlags(
   policy: Policy,
-  flags: { appendOnly: boolean; privateRepos: boolean; noAuth: boolean },
+  flags: { appendOnly: boolean; privateRepos: boolean },
 ): void {
-  if (flags.noAuth) {
-    throw new ConfigError(
-      "Cannot use --policy with --no-auth: a policy needs users; drop one of them",
-    );
-  }
   for (const [user, path, mode] of policy.rules()) {
     if (flags.appendOnly && mode === "full") {
       throw new ConfigError(

@@ -59,7 +59,7 @@ export async function testApp(
   const dir = await tempDir();
   const log = memoryLogger();
   const storage = new FsStorage(dir.path);
-  await storage.recover();
+  await storage.prepare();
   const app = createApp({
     storage,
     log,

@@ -96,6 +96,10 @@ Deno.test("parseCommand() refuses unknown flags, commands and bad values with on
   }
 });
 
+Deno.test("parseCommand() refuses --policy with --no-auth before reading the policy file", () => {
+  assert.throws(() => serve(["serve", "--no-auth", "--policy", "/no/such/file"]), /--no-auth/);
+});
+
 Deno.test("parseCommand() --help and --version", () => {
   const help = parseCommand(["--help"], {});
   assert.equal(help.kind, "help");

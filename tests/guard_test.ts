@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import http2 from "node:http2";
-import { ConnectionGuard } from "../lib/guard.ts";
+import { ConnectionGuard } from "../lib/front/guard.ts";
 import {
   E2E,
   eventually,

@@ -68,15 +68,19 @@ Deno.test("compileArgs() bakes in exactly the permissions the server needs", () 
 
 Deno.test("compileArgs() includes every module that lib/ starts as a Worker", async () => {
   const started: string[] = [];
-  for await (const entry of Deno.readDir(`${PROJECT_ROOT}lib`)) {
-    if (!entry.isFile || !entry.name.endsWith(".ts")) continue;
-    const text = await Deno.readTextFile(`${PROJECT_ROOT}lib/${entry.name}`);
-    for (
-      const match of text.matchAll(/new Worker\(\s*new URL\("\.\/([^"]+)", import\.meta\.url\)/g)
-    ) {
-      started.push(`lib/${match[1]}`);
+  const visit = async (folder: string): Promise<void> => {
+    for await (const entry of Deno.readDir(`${PROJECT_ROOT}${folder}`)) {
+      if (entry.isDirectory) await visit(`${folder}/${entry.name}`);
+      if (!entry.isFile || !entry.name.endsWith(".ts")) continue;
+      const text = await Deno.readTextFile(`${PROJECT_ROOT}${folder}/${entry.name}`);
+      for (
+        const match of text.matchAll(/new Worker\(\s*new URL\("\.\/([^"]+)", import\.meta\.url\)/g)
+      ) {
+        started.push(`${folder}/${match[1]}`);
+      }
     }
-  }
+  };
+  await visit("lib");
   assert.ok(started.length > 0, "the guard starts a worker");
   assert.deepEqual(started.sort(), [...WORKER_MODULES].sort());
   const args = compileArgs(null, "restic-rest").join(" ");

@@ -76,8 +76,8 @@ for (const [text, message] of BAD_POLICIES) {
   });
 }
 
-Deno.test("checkPolicyAgainstFlags() refuses conflicts with --append-only, --private-repos, --no-auth", () => {
-  const flags = { appendOnly: false, privateRepos: false, noAuth: false };
+Deno.test("checkPolicyAgainstFlags() refuses conflicts with --append-only and --private-repos", () => {
+  const flags = { appendOnly: false, privateRepos: false };
   checkPolicyAgainstFlags(POLICY, flags);
   assert.throws(
     () => checkPolicyAgainstFlags(POLICY, { ...flags, appendOnly: true }),
@@ -87,7 +87,6 @@ Deno.test("checkPolicyAgainstFlags() refuses conflicts with --append-only, --pri
     () => checkPolicyAgainstFlags(POLICY, { ...flags, privateRepos: true }),
     /--private-repos/,
   );
-  assert.throws(() => checkPolicyAgainstFlags(POLICY, { ...flags, noAuth: true }), /--no-auth/);
   const own = parsePolicy(
     `{"users": {"*": {"/{user}/": "append-only"}, "bob": {"/bob/x/": "full"}}}`,
     "p",

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
-import { Inventory } from "../lib/inventory.ts";
+import { Inventory, withInventory } from "../lib/inventory.ts";
 import { FsStorage } from "../lib/storage/fs.ts";
-import { withQuota } from "../lib/storage/quota.ts";
+import { withQuota } from "../lib/quota.ts";
 import { StorageError } from "../lib/storage/types.ts";
 import {
   call,
@@ -18,8 +18,13 @@ import { memoryLogger } from "./_helpers.ts";
 
 async function quotaApp(dir: string, maxBytes: number) {
   const inventory = new Inventory();
-  const storage = withQuota(new FsStorage(dir), inventory, () => [{ scope: [], maxBytes }]);
-  await storage.recover();
+  const storage = withQuota(
+    withInventory(new FsStorage(dir), inventory),
+    inventory,
+    () => [{ scope: [], maxBytes }],
+  );
+  await storage.prepare();
+  await storage.scan(() => {});
   const app = createApp({
     storage,
     log: memoryLogger(),
@@ -121,7 +126,7 @@ Deno.test("withQuota() scopes policy limits to their folder", async () => {
   await using dir = await tempDir();
   const inventory = new Inventory();
   const storage = withQuota(
-    new FsStorage(dir.path),
+    withInventory(new FsStorage(dir.path), inventory),
     inventory,
     (repo) => repo.length > 0 ? [{ scope: repo.slice(0, 1), maxBytes: 1_000 }] : [],
   );

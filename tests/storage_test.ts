@@ -78,7 +78,7 @@ Deno.test("save() removes its temp file when the body stream errors", async () =
   }
 });
 
-Deno.test("recover() removes leftover temp files at any depth and keeps objects", async () => {
+Deno.test("cleanup() removes leftover temp files at any depth and keeps objects", async () => {
   const dir = await Deno.makeTempDir();
   try {
     await Deno.mkdir(`${dir}/a/b/data/00`, { recursive: true });
@@ -86,7 +86,7 @@ Deno.test("recover() removes leftover temp files at any depth and keeps objects"
     await Deno.writeTextFile(`${dir}/${TEMP_FILE_PREFIX}config-2`, "partial");
     await Deno.writeTextFile(`${dir}/a/b/data/00/${"0".repeat(64)}`, "kept");
     await Deno.writeTextFile(`${dir}/.htpasswd`, "kept");
-    const report = await new FsStorage(dir).recover();
+    const report = await new FsStorage(dir).cleanup();
     assert.equal(report.removedTempFiles, 2);
     assert.deepEqual(await listFiles(dir), [".htpasswd", `a/b/data/00/${"0".repeat(64)}`]);
   } finally {

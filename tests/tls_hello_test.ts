@@ -1,6 +1,6 @@
 /** Reading the ALPN protocols from real ClientHellos (rustls and OpenSSL). */
 import assert from "node:assert/strict";
-import { offeredProtocols } from "../lib/tls_hello.ts";
+import { offeredProtocols } from "../lib/front/tls_hello.ts";
 
 /** The first bytes a TLS client sends to a listener that never answers. */
 async function captureHello(connect: (port: number) => Promise<unknown>): Promise<Uint8Array> {

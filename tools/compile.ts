@@ -26,7 +26,7 @@ export const RUNTIME_FLAGS = ["--v8-flags=--max-semi-space-size=1"];
  * Modules started as Workers: `deno compile` only follows imports, so each
  * must be named with `--include` (a test checks this list against lib/).
  */
-export const WORKER_MODULES = ["lib/guard_worker.ts"];
+export const WORKER_MODULES = ["lib/front/guard_worker.ts"];
 
 /**
  * The `deno compile` arguments for a target.

@@ -11,23 +11,19 @@ import { dirname, ensureDir, existsSync, join, syncDir } from "../fs_util.ts";
 import { toStorageError } from "./fs_errors.ts";
 import { listObjects, subfolders } from "./fs_list.ts";
 import { fileStream } from "./fs_read.ts";
+import { walkRepositories } from "./fs_scan.ts";
 import { checkBody, DurableFile, publish, randomSuffix, receiveBody } from "./fs_upload.ts";
-import { isValidRepoSegment, type RepoPath } from "../repo_path.ts";
+import type { RepoPath } from "../repo_path.ts";
+import { dataSubfolders, OBJECT_TYPES, type ObjectType, TEMP_FILE_PREFIX } from "../restic.ts";
 import {
-  dataSubfolders,
-  isObjectName,
-  isObjectType,
-  MAX_REPO_DEPTH,
-  OBJECT_TYPES,
-  type ObjectType,
-  TEMP_FILE_PREFIX,
-} from "../restic.ts";
-import {
+  type CallOptions,
+  type CleanupReport,
   type FoundObject,
+  type Health,
   type ObjectInfo,
   type ObjectRef,
   type OpenedObject,
-  type RecoveryReport,
+  type RemoveResult,
   type SaveOptions,
   type SaveResult,
   type Storage,
@@ -40,12 +36,16 @@ export interface FsStorageOptions {
   groupAccessible?: boolean;
 }
 
-/** How many `stat` calls start-up recovery makes at once. */
-const RECOVERY_STAT_BATCH = 128;
+/** How long a health probe's answer is reused: a flood of probes writes one file. */
+const HEALTH_CACHE_MS = 10_000;
 
 export { toStorageError } from "./fs_errors.ts";
 
-/** Storage in a folder of the local file system. */
+/**
+ * Storage in a folder of the local file system. A repository is created by
+ * making its type folders, so a repository exists where its `data` folder or
+ * its config is, and a missing type folder lists as a missing repository.
+ */
 export class FsStorage implements Storage {
   readonly #root: string;
   readonly #fileMode: number;
@@ -54,6 +54,7 @@ export class FsStorage implements Storage {
   readonly #exactModes: boolean;
   /** Temp files of uploads in progress, removed if the server stops mid-upload. */
   readonly #uploads = new Set<string>();
+  #health: { at: number; answer: Promise<Health> } | null = null;
 
   /**
    * @param root The data directory; repositories live below it.
@@ -78,58 +79,30 @@ export class FsStorage implements Storage {
     return join(repoDir, ref.type, ref.name);
   }
 
-  /**
-   * Removes temp files that a crash left behind, anywhere below the root,
-   * and reports every stored object (for usage and metrics).
-   */
-  async recover(onObject: (found: FoundObject) => void = () => {}): Promise<RecoveryReport> {
-    await ensureDir(this.#root, this.#dirMode);
-    let removedTempFiles = 0;
-    const removeTemp = async (path: string): Promise<void> => {
-      await Deno.remove(path).catch(() => {});
-      removedTempFiles++;
-    };
-    const report = async (folder: string, names: string[], ref: (name: string) => ObjectRef) => {
-      const infos = await Promise.all(
-        names.map((n) => Deno.stat(join(folder, n)).catch(() => null)),
-      );
-      infos.forEach((info, i) => {
-        if (info?.isFile) {
-          onObject({ ref: ref(names[i]), size: info.size, mtimeMs: info.mtime?.getTime() ?? 0 });
-        }
-      });
-    };
-    const scanObjects = async (folder: string, repo: string[], type: ObjectType): Promise<void> => {
-      let names: string[] = [];
-      for await (const entry of Deno.readDir(folder)) {
-        const path = join(folder, entry.name);
-        if (entry.name.startsWith(TEMP_FILE_PREFIX)) await removeTemp(path);
-        else if (entry.isDirectory && type === "data") await scanObjects(path, repo, type);
-        else if (entry.isFile && isObjectName(entry.name)) names.push(entry.name);
-        if (names.length >= RECOVERY_STAT_BATCH) {
-          await report(folder, names, (name) => ({ repo, type, name }));
-          names = [];
-        }
-      }
-      await report(folder, names, (name) => ({ repo, type, name }));
-    };
-    const visit = async (dir: string, repo: string[]): Promise<void> => {
-      for await (const entry of Deno.readDir(dir)) {
-        const path = join(dir, entry.name);
-        if (entry.name.startsWith(TEMP_FILE_PREFIX)) await removeTemp(path);
-        else if (entry.isFile && entry.name === "config") {
-          await report(dir, ["config"], () => ({ repo, type: "config" }));
-        } else if (entry.isDirectory && isObjectType(entry.name)) {
-          await scanObjects(path, repo, entry.name);
-        } else if (
-          entry.isDirectory && isValidRepoSegment(entry.name) && repo.length < MAX_REPO_DEPTH
-        ) {
-          await visit(path, [...repo, entry.name]);
-        }
-      }
-    };
-    await visit(this.#root, []);
-    return { removedTempFiles };
+  /** Creates the data folder. */
+  async prepare(): Promise<void> {
+    try {
+      await ensureDir(this.#root, this.#dirMode);
+    } catch (err) {
+      throw toStorageError(err, "create the data folder");
+    }
+  }
+
+  /** Removes temp files that a crash left behind, anywhere below the root. */
+  cleanup(options: CallOptions = {}): Promise<CleanupReport> {
+    return walkRepositories(this.#root, { live: this.#uploads, signal: options.signal });
+  }
+
+  /** Reports every stored object (for usage and metrics), removing leftover temp files on the way. */
+  scan(onObject: (found: FoundObject) => void, options: CallOptions = {}): Promise<CleanupReport> {
+    return walkRepositories(this.#root, { onObject, live: this.#uploads, signal: options.signal });
+  }
+
+  /** A repository exists where its `data` folder or its config is. */
+  // deno-lint-ignore require-await -- async by the interface; an lstat answers synchronously here
+  async repoExists(repo: RepoPath): Promise<boolean> {
+    const dir = this.#repoDir(repo);
+    return existsSync(join(dir, "data")) || existsSync(join(dir, "config"));
   }
 
   /** Creates the repository folder, its type folders and `data/00`…`data/ff`. */
@@ -198,6 +171,7 @@ export class FsStorage implements Storage {
     const verify = options.verifyHash && ref.type !== "config";
     const final = this.#path(ref);
     const dir = dirname(final);
+    options.signal?.throwIfAborted();
     if (existsSync(final)) return await this.#confirmExisting(ref, body, options);
 
     let file: DurableFile | null = null;
@@ -268,18 +242,18 @@ export class FsStorage implements Storage {
     return { created: false, size: received };
   }
 
-  /** Deletes an object; a missing one is fine. Returns its size, or `null` if it was not there. */
+  /** Deletes an object; a missing one is fine. */
   // deno-lint-ignore require-await -- async by the interface; an unlink answers synchronously here
-  async remove(ref: ObjectRef): Promise<number | null> {
+  async remove(ref: ObjectRef): Promise<RemoveResult> {
     const path = this.#path(ref);
     try {
       const { size } = Deno.lstatSync(path);
       // No folder fsync (as rest-server): a delete lost in a crash only brings
       // an object back, and journaling file systems keep the order of unlinks.
       Deno.removeSync(path);
-      return size;
+      return { existed: true, size };
     } catch (err) {
-      if (err instanceof Deno.errors.NotFound) return null; // missing, or deleted meanwhile
+      if (err instanceof Deno.errors.NotFound) return { existed: false, size: null };
       throw toStorageError(err, `delete ${ref.type}`);
     }
   }
@@ -289,6 +263,7 @@ export class FsStorage implements Storage {
     repo: RepoPath,
     type: ObjectType,
     withSizes: boolean,
+    options: CallOptions = {},
   ): Promise<AsyncIterable<ObjectInfo>> {
     const typeDir = join(this.#repoDir(repo), type);
     try {
@@ -298,11 +273,30 @@ export class FsStorage implements Storage {
       throw toStorageError(err, `list ${type}`);
     }
     const folders = type === "data" ? subfolders(typeDir) : [typeDir];
-    return listObjects(folders, withSizes);
+    return listObjects(folders, withSizes, options.signal);
   }
 
-  /** Creates and removes a small file in the data directory. */
-  async checkWritable(): Promise<boolean> {
+  /**
+   * Whether a file can be created in the data folder: the folder is looked
+   * up on every call (cheap), a file is written at most every 10 s.
+   */
+  health(): Promise<Health> {
+    try {
+      if (!Deno.statSync(this.#root).isDirectory) throw new Deno.errors.NotFound("not a folder");
+    } catch (err) {
+      this.#health = null;
+      const detail = toStorageError(err, "look up the data folder").message;
+      return Promise.resolve({ ok: false, detail });
+    }
+    const now = Date.now();
+    if (!this.#health || now - this.#health.at >= HEALTH_CACHE_MS) {
+      this.#health = { at: now, answer: this.#probe() };
+    }
+    return this.#health.answer;
+  }
+
+  /** Creates and removes a small file in the data folder. */
+  async #probe(): Promise<Health> {
     const probe = join(this.#root, `${TEMP_FILE_PREFIX}health-${randomSuffix()}`);
     try {
       const file = await Deno.open(probe, { write: true, createNew: true, mode: this.#fileMode });
@@ -312,15 +306,16 @@ export class FsStorage implements Storage {
         file.close();
       }
       await Deno.remove(probe);
-      return true;
-    } catch {
+      return { ok: true, detail: "the data folder takes writes" };
+    } catch (err) {
       await Deno.remove(probe).catch(() => {});
-      return false;
+      return { ok: false, detail: toStorageError(err, "write to the data folder").message };
     }
   }
 
   /** Removes the temp files of uploads still in progress (at shutdown). */
-  abortUploads(): void {
+  // deno-lint-ignore require-await -- async by the interface; unlinks answer synchronously here
+  async abortUploads(): Promise<void> {
     for (const temp of this.#uploads) {
       try {
         Deno.removeSync(temp);

@@ -1,6 +1,7 @@
 /**
  * Listings of the file storage: valid object names of a type folder (for
- * `data`, of its subfolders), with sizes when asked.
+ * `data`, of its subfolders), with sizes when asked; a listing whose client
+ * went away stops at the next folder.
  *
  * @module
  */
@@ -36,8 +37,10 @@ function readFolder(folder: string): Deno.DirEntry[] {
 export async function* listObjects(
   folders: AsyncIterable<string> | Iterable<string>,
   withSizes: boolean,
+  signal?: AbortSignal,
 ): AsyncGenerator<ObjectInfo> {
   for await (const folder of folders) {
+    if (signal?.aborted) return;
     // Deno's async readDir costs about 3.5 times readDirSync per entry; one
     // folder (a few thousand entries even in a huge repository, thanks to the
     // data/xx fan-out) blocks the event loop for about a millisecond.

@@ -1,6 +1,17 @@
 /**
- * The storage interface the handlers speak to. Handlers never touch files;
- * a storage turns REST operations into reads and writes on some medium.
+ * The storage contract the handlers speak to. Handlers never touch files;
+ * a storage turns REST operations into reads and writes on some medium: a
+ * folder on a disk, a bucket in an object store, memory in tests.
+ *
+ * The contract is medium-neutral:
+ * - A repository exists from the moment `createRepo` ran for it, or once its
+ *   config is stored, until it is removed. How a medium remembers the
+ *   creation (folders on a disk, a record in memory) is its own business.
+ * - Every call takes an optional `AbortSignal`, aborted when the client goes
+ *   away; a storage stops work it no longer needs to do.
+ * - Failures are {@link StorageError}s with a code in protocol terms; a
+ *   medium that cannot be reached right now is `Unavailable` (503 with
+ *   `Retry-After`, which restic retries), never `NotFound`.
  *
  * @module
  */
@@ -28,8 +39,14 @@ export interface OpenedObject {
   close(): void;
 }
 
+/** Options every call takes. */
+export interface CallOptions {
+  /** Aborted when the client went away: the work is no longer needed. */
+  signal?: AbortSignal;
+}
+
 /** How an upload is checked while it is stored. */
-export interface SaveOptions {
+export interface SaveOptions extends CallOptions {
   /** Compare the SHA-256 of the body with the object name (never for config). */
   verifyHash: boolean;
   /** The announced body length, or `null` for a chunked upload. */
@@ -50,6 +67,17 @@ export interface SaveResult {
   size: number;
 }
 
+/**
+ * What a delete did. `existed` is `null` and `size` is `null` where the
+ * medium cannot tell without another request (an object store's DELETE
+ * answers the same for a missing key).
+ */
+export interface RemoveResult {
+  existed: boolean | null;
+  /** The bytes freed, when known. */
+  size: number | null;
+}
+
 /** Why a storage operation failed; mapped to a status in one place (`http_error.ts`). */
 export type StorageErrorCode =
   | "NotFound"
@@ -59,6 +87,7 @@ export type StorageErrorCode =
   | "Timeout"
   | "NoSpace"
   | "QuotaExceeded"
+  | "Unavailable"
   | "Io";
 
 /** A failed storage operation. The message is for logs, never for clients. */
@@ -74,12 +103,13 @@ export class StorageError extends Error {
   }
 }
 
-/** What start-up recovery found. */
-export interface RecoveryReport {
+/** What start-up cleanup removed. */
+export interface CleanupReport {
+  /** Unfinished uploads (temp files, incomplete multipart uploads) removed. */
   removedTempFiles: number;
 }
 
-/** One stored object, as start-up recovery finds it. */
+/** One stored object, as a scan finds it. */
 export interface FoundObject {
   ref: ObjectRef;
   size: number;
@@ -87,34 +117,62 @@ export interface FoundObject {
   mtimeMs: number;
 }
 
+/** Whether the medium can take writes right now, and why not. */
+export interface Health {
+  ok: boolean;
+  /** A short reason, for `/healthz` and the log; never a credential. */
+  detail: string;
+}
+
 /** Where restic's repositories live. */
 export interface Storage {
   /**
-   * Removes leftovers of earlier crashes and reports every stored object to
-   * `onObject`; called once before serving.
+   * Makes the medium ready (creates the data folder; checks that a bucket
+   * answers). Called once before serving.
+   *
+   * @throws {StorageError} `Unavailable` when the medium cannot be used.
    */
-  recover(onObject?: (found: FoundObject) => void): Promise<RecoveryReport>;
-  /** Creates the repository folders; idempotent. */
-  createRepo(repo: RepoPath): Promise<void>;
+  prepare(): Promise<void>;
+  /**
+   * Removes what interrupted writes left behind (temp files of uploads cut
+   * off by a crash). Leftovers are never visible, so it may run in the
+   * background while the server answers.
+   */
+  cleanup(options?: CallOptions): Promise<CleanupReport>;
+  /**
+   * Reports every stored object once, for usage and metrics; optional, and
+   * never needed to serve a request. A medium that walks everything for it
+   * anyway cleans up as it goes, as `cleanup` would.
+   */
+  scan(onObject: (found: FoundObject) => void, options?: CallOptions): Promise<CleanupReport>;
+  /** Tells whether a repository exists (see the module's rule). */
+  repoExists(repo: RepoPath, options?: CallOptions): Promise<boolean>;
+  /** Creates a repository; idempotent. */
+  createRepo(repo: RepoPath, options?: CallOptions): Promise<void>;
   /** Opens an object for reading. Throws `NotFound`. */
-  open(ref: ObjectRef): Promise<OpenedObject>;
+  open(ref: ObjectRef, options?: CallOptions): Promise<OpenedObject>;
   /** The size of an object. Throws `NotFound`. */
-  stat(ref: ObjectRef): Promise<number>;
-  /** Stores an object durably, or confirms an identical one. See SPEC section 7. */
+  stat(ref: ObjectRef, options?: CallOptions): Promise<number>;
+  /** Stores an object durably, or confirms an identical one (the protocol's "storing an object"). */
   save(
     ref: ObjectRef,
     body: ReadableStream<Uint8Array> | null,
     options: SaveOptions,
   ): Promise<SaveResult>;
-  /** Deletes an object; succeeds when it is missing. Returns its size, or `null` if it was not there. */
-  remove(ref: ObjectRef): Promise<number | null>;
+  /** Deletes an object; succeeds when it is missing. */
+  remove(ref: ObjectRef, options?: CallOptions): Promise<RemoveResult>;
   /**
    * Lists the valid object names of one type. Throws `NotFound` (before any
-   * entry) when the type folder is missing.
+   * entry) when the repository does not exist.
    */
-  list(repo: RepoPath, type: ObjectType, withSizes: boolean): Promise<AsyncIterable<ObjectInfo>>;
-  /** Removes the temp files of uploads still running; called at shutdown. */
-  abortUploads(): void;
-  /** Tells whether a file can be created in the data directory right now. */
-  checkWritable(): Promise<boolean>;
+  list(
+    repo: RepoPath,
+    type: ObjectType,
+    withSizes: boolean,
+    options?: CallOptions,
+  ): Promise<AsyncIterable<ObjectInfo>>;
+  /** Stops uploads still running and removes what they wrote; called at shutdown. */
+  abortUploads(): Promise<void>;
+  /** Whether the medium takes writes now; cached, so a flood of probes costs nothing. */
+  health(): Promise<Health>;
 }

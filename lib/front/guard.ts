@@ -15,11 +15,18 @@
  * @module
  */
 
-import { ConfigError, formatListen, type ListenAddress } from "./config.ts";
-import { statusResponse } from "./http_error.ts";
-import { STATUS_CODE } from "./http_status.ts";
-import type { Logger } from "./log.ts";
-import type { ConnectionCloseReason } from "./metrics.ts";
+import { ConfigError } from "../errors.ts";
+import { formatListen, type ListenAddress } from "../listen.ts";
+import type { ConnectionCounts, FrontHandler } from "./types.ts";
+
+/** Why the guard closed a connection. */
+export type ConnectionCloseReason = "header_timeout" | "idle_timeout";
+
+/** Where the guard reports. */
+export interface GuardLog {
+  debug(message: string): void;
+  error(message: string): void;
+}
 
 /** How the guard treats slow and idle connections. */
 export interface GuardOptions {
@@ -32,9 +39,7 @@ export interface GuardOptions {
    * descriptors, and Deno.serve stops for good when accept() runs out of them.
    */
   maxConnections: number;
-  log: Logger;
-  /** Told of each connection the guard closes, and why. */
-  onClose?: (reason: ConnectionCloseReason) => void;
+  log: GuardLog;
 }
 
 /** What the worker needs to start. */
@@ -61,23 +66,33 @@ export type GuardCommand =
 export type GuardEvent =
   | { kind: "listening"; address: Deno.Addr }
   | { kind: "listen-failed"; name: string; message: string }
-  | { kind: "open"; port: number; remote: Deno.Addr }
-  | { kind: "closed"; port: number }
+  | { kind: "open"; id: number; port: number; remote: Deno.Addr }
+  | { kind: "closed"; id: number; port: number }
   | { kind: "cut"; reason: ConnectionCloseReason }
   | { kind: "log"; level: "debug" | "error"; message: string }
   | { kind: "all-closed" };
 
-/** A request handler as `Deno.serve` takes it. */
-type Handler = (request: Request, info: Deno.ServeHandlerInfo) => Promise<Response>;
+/** The answer to a request that did not come through the guard. */
+function refused(): Response {
+  return new Response("Forbidden\n", {
+    status: 403,
+    headers: { "content-type": "text/plain; charset=utf-8", connection: "close" },
+  });
+}
 
 /** How long a request waits for the worker to announce its connection (they race). */
 const ANNOUNCE_WAIT_MS = 2000;
 
 /** The main thread's side of the guard: the worker's handle and the open connections. */
-export class ConnectionGuard {
+export class ConnectionGuard implements ConnectionCounts {
   readonly #options: GuardOptions;
-  /** Client address of each open connection, by its loopback port. */
-  readonly #open = new Map<number, Deno.Addr>();
+  /**
+   * Each open connection by its loopback port: the worker's id for it (a
+   * port is used again after a close, and a late "closed" must not remove
+   * its successor) and the client's address.
+   */
+  readonly #open = new Map<number, { id: number; remote: Deno.Addr }>();
+  readonly #closed: Record<ConnectionCloseReason, number> = { header_timeout: 0, idle_timeout: 0 };
   /** Requests waiting for their connection to be announced (HTTP/2 may bring several). */
   readonly #announced = new Map<number, Set<(remote: Deno.Addr) => void>>();
   #worker: Worker | null = null;
@@ -121,16 +136,16 @@ export class ConnectionGuard {
           );
           break;
         case "open":
-          this.#open.set(message.port, message.remote);
+          this.#open.set(message.port, { id: message.id, remote: message.remote });
           for (const waiter of this.#announced.get(message.port) ?? []) waiter(message.remote);
           this.#announced.delete(message.port);
           break;
         case "closed":
-          this.#open.delete(message.port);
+          if (this.#open.get(message.port)?.id === message.id) this.#open.delete(message.port);
           if (this.#open.size === 0) this.#drained?.resolve();
           break;
         case "cut":
-          this.#options.onClose?.(message.reason);
+          this.#closed[message.reason]++;
           break;
         case "log":
           this.#options.log[message.level](message.message);
@@ -176,6 +191,16 @@ export class ConnectionGuard {
     return this.#open.size;
   }
 
+  /** Connections currently open (for metrics). */
+  open(): number {
+    return this.#open.size;
+  }
+
+  /** Connections the guard closed, by reason (for metrics). */
+  closed(): Record<string, number> {
+    return { ...this.#closed };
+  }
+
   /**
    * Wraps the HTTP handler: marks the request's connection busy while it
    * runs and hands the handler the client's own address. A request that did
@@ -185,14 +210,14 @@ export class ConnectionGuard {
    * @param handler The handler to wrap.
    * @returns The handler to give `Deno.serve`.
    */
-  wrap(handler: Handler): Handler {
+  wrap(handler: FrontHandler): FrontHandler {
     return async (request, info) => {
       const local = info.remoteAddr as Deno.Addr;
       const port = "port" in local ? local.port : -1;
-      const remote = this.#open.get(port) ?? await this.#waitForAnnouncement(port);
+      const remote = this.#open.get(port)?.remote ?? await this.#waitForAnnouncement(port);
       if (!remote) {
         await request.body?.cancel().catch(() => {});
-        return statusResponse(STATUS_CODE.Forbidden, { connection: "close" });
+        return refused();
       }
       this.#post({ kind: "request-started", port });
       try {

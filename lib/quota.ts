@@ -1,21 +1,28 @@
 /**
  * Size limits around any storage: a budget for the whole data directory
  * (`--max-size`) and per-folder limits from the policy file, checked against
- * the {@link Inventory}, which this wrapper also keeps up to date.
+ * the {@link Inventory} (which `withInventory` keeps up to date).
  *
  * @module
  */
 
-import type { Inventory } from "../inventory.ts";
-import { formatRepo, type RepoPath } from "../repo_path.ts";
-import type { ScopedLimit } from "../policy.ts";
+import type { Inventory } from "./inventory.ts";
+import { formatRepo, type RepoPath } from "./repo_path.ts";
+import { delegate } from "./storage/delegate.ts";
 import {
   type ObjectRef,
   type SaveOptions,
   type SaveResult,
   type Storage,
   StorageError,
-} from "./types.ts";
+} from "./storage/types.ts";
+
+/** A size limit applied to one concrete folder. */
+export interface ScopedLimit {
+  /** The folder the limit counts, as repository segments. */
+  scope: RepoPath;
+  maxBytes: number;
+}
 
 /** Limits that apply to a repository. */
 export type LimitsFor = (repo: RepoPath) => ScopedLimit[];
@@ -27,21 +34,15 @@ interface Ticket {
 }
 
 /**
- * Wraps a storage so that uploads respect the size limits and every write
- * and delete updates the inventory.
+ * Wraps a storage so that uploads respect the size limits. The inventory
+ * must be kept by a storage below this one (`withInventory`).
  *
  * @param inner The storage that holds the bytes.
- * @param inventory Usage, filled by start-up recovery.
+ * @param inventory Usage, for the limits.
  * @param limitsFor The limits for a repository (none: unlimited).
- * @param now The clock, for the last-write time.
  * @returns The wrapped storage.
  */
-export function withQuota(
-  inner: Storage,
-  inventory: Inventory,
-  limitsFor: LimitsFor,
-  now: () => number = Date.now,
-): Storage {
+export function withQuota(inner: Storage, inventory: Inventory, limitsFor: LimitsFor): Storage {
   /** Bytes promised to uploads under way, per scope, so concurrent ones cannot overshoot. */
   const reserved = new Map<string, number>();
 
@@ -87,35 +88,14 @@ export function withQuota(
   }
 
   return {
-    recover: (onObject) =>
-      inner.recover((found) => {
-        inventory.added(found.ref, found.size, found.mtimeMs);
-        onObject?.(found);
-      }),
-    createRepo: (repo) => inner.createRepo(repo),
-    open: (ref) => inner.open(ref),
-    stat: (ref) => inner.stat(ref),
+    ...delegate(inner),
     async save(ref: ObjectRef, body, options: SaveOptions): Promise<SaveResult> {
       const ticket = admit(ref.repo, options.contentLength);
       try {
-        const result = await inner.save(ref, body, { ...options, onReceive: ticket.onReceive });
-        if (result.created) {
-          const time = now();
-          inventory.added(ref, result.size, time);
-          inventory.touched(ref.repo, time);
-        }
-        return result;
+        return await inner.save(ref, body, { ...options, onReceive: ticket.onReceive });
       } finally {
         ticket.release();
       }
     },
-    async remove(ref) {
-      const freed = await inner.remove(ref);
-      if (freed !== null) inventory.removed(ref, freed);
-      return freed;
-    },
-    list: (repo, type, withSizes) => inner.list(repo, type, withSizes),
-    abortUploads: () => inner.abortUploads(),
-    checkWritable: () => inner.checkWritable(),
   };
 }

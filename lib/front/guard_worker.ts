@@ -13,7 +13,7 @@
 /// <reference lib="deno.worker" />
 
 import type { GuardCommand, GuardEvent, GuardStart } from "./guard.ts";
-import type { ListenAddress } from "./config.ts";
+import type { ListenAddress } from "../listen.ts";
 import { offeredProtocols } from "./tls_hello.ts";
 
 /**
@@ -179,6 +179,8 @@ class Guard {
   readonly #lastNote = new Map<string, number>();
   /** Accepted connections not yet ended, whether or not their hop is up. */
   #connections = 0;
+  /** The id of the last connection announced. */
+  #lastId = 0;
 
   constructor(readonly options: GuardStart) {
     this.#listener = listenPublic(options.listen);
@@ -272,15 +274,17 @@ class Guard {
     const port = (inner.localAddr as Deno.NetAddr).port;
     this.#byInnerPort.set(port, conn);
     // Announced before any byte reaches the server, so the handler finds it.
-    send({ kind: "open", port, remote: client.remoteAddr });
+    const id = ++this.#lastId;
+    send({ kind: "open", id, port, remote: client.remoteAddr });
     const upstream = pump(client, inner, (bytes) => conn.received(bytes))
       .then(() => inner.closeWrite()) // the client is done sending; let the response finish
       .catch(() => conn.close());
     await pump(inner, client, () => conn.sent()).catch(() => {});
     await conn.close();
     await upstream;
-    this.#byInnerPort.delete(port);
-    send({ kind: "closed", port });
+    // The port may already belong to a newer connection.
+    if (this.#byInnerPort.get(port) === conn) this.#byInnerPort.delete(port);
+    send({ kind: "closed", id, port });
   }
 
   /** Logs an error at most once a minute per kind, so a flood cannot flood the log. */

@@ -1,0 +1,148 @@
+/**
+ * From a configuration to a working app, without a socket: authentication,
+ * policy, the storage stack (medium, inventory, limits), metrics, the request
+ * pipeline and the start-up lines. Listening and shutdown are `server.ts`'s.
+ *
+ * @module
+ */
+
+import { createApp } from "./app.ts";
+import { type Authenticator, HtpasswdAuth, ProxyHeaderAuth } from "./auth.ts";
+import type { ServeConfig } from "./config.ts";
+import { ConfigError } from "./errors.ts";
+import { type TrackedHandler, trackInFlight } from "./in_flight.ts";
+import { Inventory, withInventory } from "./inventory.ts";
+import type { Logger } from "./log.ts";
+import { Metrics } from "./metrics.ts";
+import { checkPolicyAgainstFlags, parsePolicy, type Policy } from "./policy.ts";
+import { withQuota } from "./quota.ts";
+import { describeStorage, openStorage } from "./storage/mod.ts";
+import type { Storage } from "./storage/types.ts";
+import { VERSION } from "./version.ts";
+
+/** Everything built from the configuration. */
+export interface Wiring {
+  /** The request pipeline, counting requests in flight. */
+  app: TrackedHandler<Deno.ServeHandlerInfo>;
+  /** The storage stack as the app uses it. */
+  storage: Storage;
+  inventory: Inventory;
+  metrics: Metrics | null;
+  /** TLS material read from the configured files, when serving HTTPS. */
+  tls: { cert: string; key: string } | null;
+  /** What the server prints before `start server on …`. */
+  startupLines: string[];
+  /** Re-reads the htpasswd file (SIGHUP). */
+  reload(): Promise<void>;
+}
+
+async function buildAuth(
+  config: ServeConfig,
+  log: Logger,
+): Promise<[Authenticator | null, string]> {
+  if (config.proxyAuthUsername !== null) {
+    return [
+      new ProxyHeaderAuth(config.proxyAuthUsername),
+      `authentication: user name from the ${config.proxyAuthUsername} header`,
+    ];
+  }
+  if (config.noAuth) return [null, "authentication disabled (--no-auth)"];
+  const auth = await HtpasswdAuth.load({ file: config.htpasswdFile, log });
+  return [auth, `authentication: ${auth.userCount} user(s) from ${config.htpasswdFile}`];
+}
+
+async function readFileFor(file: string, what: string): Promise<string> {
+  try {
+    return await Deno.readTextFile(file);
+  } catch (err) {
+    throw new ConfigError(`Cannot read ${what} "${file}": ${(err as Error).message}`);
+  }
+}
+
+async function loadPolicy(config: ServeConfig): Promise<Policy | null> {
+  if (config.policyFile === null) return null;
+  const policy = parsePolicy(
+    await readFileFor(config.policyFile, "policy file"),
+    config.policyFile,
+  );
+  checkPolicyAgainstFlags(policy, config);
+  return policy;
+}
+
+async function readTls(config: ServeConfig): Promise<{ cert: string; key: string } | null> {
+  if (config.tls === null) return null;
+  return {
+    cert: await readFileFor(config.tls.certFile, "TLS certificate"),
+    key: await readFileFor(config.tls.keyFile, "TLS key"),
+  };
+}
+
+/** The storage stack: the medium, the inventory it keeps, and the limits when there are any. */
+function buildStorage(config: ServeConfig, inventory: Inventory, policy: Policy | null): Storage {
+  const counted = withInventory(openStorage(config.storage), inventory);
+  const { maxSize } = config;
+  const hasLimits = maxSize !== null || (policy?.hasLimits() ?? false);
+  if (!hasLimits) return counted;
+  return withQuota(counted, inventory, (repo) => [
+    ...(maxSize === null ? [] : [{ scope: [], maxBytes: maxSize }]),
+    ...(policy?.limitsFor(repo) ?? []),
+  ]);
+}
+
+/** The start-up lines that describe the flags in effect. */
+function flagLines(config: ServeConfig, metrics: Metrics | null, policy: Policy | null): string[] {
+  return [
+    config.appendOnly && "append-only mode",
+    metrics && `metrics at /metrics${config.prometheusNoAuth ? " (no authentication)" : ""}`,
+    config.groupAccessibleRepos && "group-accessible repositories (0770/0660)",
+    config.privateRepos && "private repositories",
+    policy && `policy: ${config.policyFile}`,
+    !config.verifyUpload && "upload verification disabled (--no-verify-upload)",
+  ].filter((line): line is string => typeof line === "string");
+}
+
+/**
+ * Builds the app and its parts from the configuration, reading the files it
+ * names and preparing the storage (its leftovers removed, its objects counted).
+ *
+ * @param config The validated configuration.
+ * @param log Where the app logs.
+ * @returns The parts, ready to be served.
+ * @throws {ConfigError} When a file cannot be used.
+ */
+export async function wire(config: ServeConfig, log: Logger): Promise<Wiring> {
+  const [auth, authLine] = await buildAuth(config, log);
+  const policy = await loadPolicy(config);
+  const tls = await readTls(config);
+  const inventory = new Inventory();
+  const storage = buildStorage(config, inventory, policy);
+  await storage.prepare();
+  const { removedTempFiles } = await storage.scan(() => {});
+  const metrics = config.prometheus ? new Metrics(inventory, config.maxSize) : null;
+  const app = trackInFlight(createApp({
+    storage,
+    log,
+    auth,
+    policy,
+    metrics,
+    metricsNoAuth: config.prometheusNoAuth,
+    idleTimeoutMs: config.idleTimeoutSeconds > 0 ? config.idleTimeoutSeconds * 1000 : undefined,
+    verifyUpload: config.verifyUpload,
+    appendOnly: config.appendOnly,
+    privateRepos: config.privateRepos,
+  }));
+  const stored = `stored: ${inventory.bytesUnder([])} bytes` +
+    (config.maxSize === null ? "" : ` of ${config.maxSize} (--max-size)`);
+  const startupLines = [
+    `restic-rest ${VERSION}`,
+    authLine,
+    await describeStorage(config.storage),
+    ...(removedTempFiles > 0 ? [`removed ${removedTempFiles} unfinished upload(s)`] : []),
+    stored,
+    ...flagLines(config, metrics, policy),
+  ];
+  const reload = async (): Promise<void> => {
+    if (auth instanceof HtpasswdAuth) await auth.reload("SIGHUP");
+  };
+  return { app, storage, inventory, metrics, tls, startupLines, reload };
+}
