@@ -9,7 +9,7 @@
 
 import { type AccessRules, decideAccess } from "./access.ts";
 import type { Authenticator } from "./auth.ts";
-import { createHandlers } from "./handlers.ts";
+import { createHandlers, type RequestContext } from "./handlers.ts";
 import { errorToResponse, HttpError } from "./http_error.ts";
 import { STATUS_CODE } from "./http_status.ts";
 import type { Logger } from "./log.ts";
@@ -72,6 +72,120 @@ interface Caller {
   user: string | null;
 }
 
+/** What the pipeline's steps share. */
+interface Pipeline {
+  options: AppOptions;
+  route: (ctx: RequestContext) => Promise<Response>;
+}
+
+async function authenticate(
+  { options }: Pipeline,
+  request: Request,
+  caller: Caller,
+  info?: ConnectionInfo,
+): Promise<void> {
+  const { auth, log } = options;
+  if (!auth) return;
+  const result = await auth.authenticate(request);
+  caller.user = result.user ?? null;
+  if (!result.ok) {
+    if (result.user !== undefined) {
+      log.warn(
+        `failed login for user "${result.user}" from ${clientAddress(info)}: ${result.reason}`,
+      );
+    }
+    throw unauthorized(result.reason);
+  }
+}
+
+function onlyGet(request: Request, path: string): void {
+  if (request.method !== "GET" && request.method !== "HEAD") {
+    throw new HttpError(STATUS_CODE.MethodNotAllowed, `${path} takes GET`, {
+      allow: "GET, HEAD",
+    });
+  }
+}
+
+async function health({ options }: Pipeline, request: Request): Promise<Response> {
+  onlyGet(request, "/healthz");
+  return (await options.storage.health()).ok
+    ? json(STATUS_CODE.OK, { status: "ok" })
+    : json(STATUS_CODE.ServiceUnavailable, { status: "unavailable" });
+}
+
+async function serveMetrics(
+  pipeline: Pipeline,
+  request: Request,
+  caller: Caller,
+  info?: ConnectionInfo,
+): Promise<Response> {
+  const { options } = pipeline;
+  if (!options.metricsNoAuth) {
+    await authenticate(pipeline, request, caller, info);
+    if (options.privateRepos && caller.user !== null && caller.user !== METRICS_USER) {
+      throw unauthorized(`only "${METRICS_USER}" may read /metrics with --private-repos`);
+    }
+  }
+  onlyGet(request, "/metrics");
+  return new Response(options.metrics!.render(), {
+    headers: { "content-type": METRICS_MEDIA_TYPE },
+  });
+}
+
+async function dispatch(
+  pipeline: Pipeline,
+  request: Request,
+  url: URL,
+  caller: Caller,
+  info?: ConnectionInfo,
+): Promise<Response> {
+  const { options } = pipeline;
+  if (url.pathname === "/healthz") return await health(pipeline, request);
+  if (url.pathname === "/metrics" && options.metrics) {
+    return await serveMetrics(pipeline, request, caller, info);
+  }
+  await authenticate(pipeline, request, caller, info);
+  const target = parseTarget(url.pathname);
+  if (target === null) {
+    throw new HttpError(STATUS_CODE.NotFound, "the path names no repository, type or object");
+  }
+  const decision = decideAccess(options, caller.user, target.repo);
+  if (!decision.ok) {
+    throw decision.status === 401
+      ? unauthorized(decision.reason)
+      : new HttpError(STATUS_CODE.Forbidden, decision.reason);
+  }
+  return await pipeline.route({ request, target, access: decision.mode, user: caller.user });
+}
+
+/** Writes the debug and access log lines of a finished request. */
+function logRequest(
+  log: Logger,
+  request: Request,
+  url: URL,
+  outcome: { response: Response; reason: string; user: string | null },
+  info?: ConnectionInfo,
+): void {
+  const { response, reason } = outcome;
+  if (log.debugEnabled) {
+    log.debug(
+      `${request.method} ${url.pathname} ${response.status}${reason ? ` (${reason})` : ""}`,
+    );
+  }
+  const length = response.headers.get("content-length");
+  log.access({
+    remote: clientAddress(info),
+    user: outcome.user,
+    time: new Date(),
+    method: request.method,
+    target: url.pathname + url.search,
+    status: response.status,
+    bytes: request.method === "HEAD" || length === null ? null : Number(length),
+    referer: request.headers.get("referer"),
+    userAgent: request.headers.get("user-agent"),
+  });
+}
+
 /**
  * Builds the request handler.
  *
@@ -86,107 +200,20 @@ interface Caller {
  * ```
  */
 export function createApp(options: AppOptions): AppHandler {
-  const { log, storage, auth = null, metrics = null } = options;
-  const route = createRouter(createHandlers(options));
-
-  async function authenticate(
-    request: Request,
-    caller: Caller,
-    info?: ConnectionInfo,
-  ): Promise<void> {
-    if (!auth) return;
-    const result = await auth.authenticate(request);
-    caller.user = result.user ?? null;
-    if (!result.ok) {
-      if (result.user !== undefined) {
-        log.warn(
-          `failed login for user "${result.user}" from ${clientAddress(info)}: ${result.reason}`,
-        );
-      }
-      throw unauthorized(result.reason);
-    }
-  }
-
-  async function health(request: Request): Promise<Response> {
-    if (request.method !== "GET" && request.method !== "HEAD") {
-      throw new HttpError(STATUS_CODE.MethodNotAllowed, "/healthz takes GET", {
-        allow: "GET, HEAD",
-      });
-    }
-    return (await storage.health()).ok
-      ? json(STATUS_CODE.OK, { status: "ok" })
-      : json(STATUS_CODE.ServiceUnavailable, { status: "unavailable" });
-  }
-
-  async function serveMetrics(
-    request: Request,
-    caller: Caller,
-    info?: ConnectionInfo,
-  ): Promise<Response> {
-    if (!options.metricsNoAuth) {
-      await authenticate(request, caller, info);
-      if (options.privateRepos && caller.user !== null && caller.user !== METRICS_USER) {
-        throw unauthorized(`only "${METRICS_USER}" may read /metrics with --private-repos`);
-      }
-    }
-    if (request.method !== "GET" && request.method !== "HEAD") {
-      throw new HttpError(STATUS_CODE.MethodNotAllowed, "/metrics takes GET", {
-        allow: "GET, HEAD",
-      });
-    }
-    return new Response(metrics!.render(), { headers: { "content-type": METRICS_MEDIA_TYPE } });
-  }
-
-  async function dispatch(
-    request: Request,
-    url: URL,
-    caller: Caller,
-    info?: ConnectionInfo,
-  ): Promise<Response> {
-    if (url.pathname === "/healthz") return await health(request);
-    if (url.pathname === "/metrics" && metrics) return await serveMetrics(request, caller, info);
-    await authenticate(request, caller, info);
-    const target = parseTarget(url.pathname);
-    if (target === null) {
-      throw new HttpError(STATUS_CODE.NotFound, "the path names no repository, type or object");
-    }
-    const decision = decideAccess(options, caller.user, target.repo);
-    if (!decision.ok) {
-      throw decision.status === 401
-        ? unauthorized(decision.reason)
-        : new HttpError(STATUS_CODE.Forbidden, decision.reason);
-    }
-    return await route({ request, target, access: decision.mode, user: caller.user });
-  }
-
+  const pipeline: Pipeline = { options, route: createRouter(createHandlers(options)) };
+  const { log } = options;
   return async function handle(request: Request, info?: ConnectionInfo): Promise<Response> {
     const url = new URL(request.url);
     const caller: Caller = { user: null };
     let response: Response;
     let reason = "";
     try {
-      response = await dispatch(request, url, caller, info);
+      response = await dispatch(pipeline, request, url, caller, info);
     } catch (err) {
       ({ response, reason } = errorToResponse(err));
       if (response.status >= 500) log.error(`${request.method} ${url.pathname}: ${reason}`);
     }
-    if (log.debugEnabled) {
-      log.debug(
-        `${request.method} ${url.pathname} ${response.status}${reason ? ` (${reason})` : ""}`,
-      );
-    }
-    const length = response.headers.get("content-length");
-    log.access({
-      remote: clientAddress(info),
-      user: caller.user,
-      time: new Date(),
-      method: request.method,
-      target: url.pathname + url.search,
-      status: response.status,
-      bytes: request.method === "HEAD" || length === null ? null : Number(length),
-      referer: request.headers.get("referer"),
-      userAgent: request.headers.get("user-agent"),
-    });
+    logRequest(log, request, url, { response, reason, user: caller.user }, info);
     return response;
   };
 }

@@ -77,6 +77,119 @@ function parseContentLength(request: Request): number | null {
   return Number(header.trim());
 }
 
+/** Counts a blob operation; the config is not a blob. */
+function count(
+  { metrics }: HandlerDeps,
+  operation: "read" | "write" | "delete",
+  { user, target }: RequestContext,
+  bytes: number,
+): void {
+  if (metrics && target.kind === "object") {
+    metrics.record(operation, user ?? "", target.repo, target.type, bytes);
+  }
+}
+
+async function createRepo(
+  { storage }: HandlerDeps,
+  { request, target, access }: RequestContext,
+): Promise<Response> {
+  if (new URL(request.url).searchParams.get("create") !== "true") {
+    throw new HttpError(STATUS_CODE.BadRequest, "POST on a repository needs ?create=true");
+  }
+  if (!mayCreateRepo(access)) {
+    throw new HttpError(STATUS_CODE.Forbidden, `Cannot create a repository in ${access} mode`);
+  }
+  await storage.createRepo(target.repo, { signal: request.signal });
+  return ok();
+}
+
+async function headObject(
+  { storage }: HandlerDeps,
+  { request, target }: RequestContext,
+): Promise<Response> {
+  const size = await storage.stat(objectRef(target), { signal: request.signal });
+  return new Response(null, {
+    status: STATUS_CODE.OK,
+    headers: { ...OBJECT_HEADERS, "content-length": String(size) },
+  });
+}
+
+async function getObject(deps: HandlerDeps, ctx: RequestContext): Promise<Response> {
+  const { request, target } = ctx;
+  const object = await deps.storage.open(objectRef(target), { signal: request.signal });
+  const { size } = object;
+  const range = parseRange(request.headers.get("range"), size);
+  if (range.kind === "unsatisfiable") {
+    object.close();
+    throw new HttpError(
+      STATUS_CODE.RangeNotSatisfiable,
+      `Range "${request.headers.get("range")}" does not fit ${size} bytes`,
+      { "content-range": `bytes */${size}` },
+    );
+  }
+  if (range.kind === "full") {
+    count(deps, "read", ctx, size);
+    return new Response(object.stream(0, size - 1), {
+      status: STATUS_CODE.OK,
+      headers: { ...OBJECT_HEADERS, "content-length": String(size) },
+    });
+  }
+  const { start, end } = range;
+  count(deps, "read", ctx, end - start + 1);
+  return new Response(object.stream(start, end), {
+    status: STATUS_CODE.PartialContent,
+    headers: {
+      ...OBJECT_HEADERS,
+      "content-length": String(end - start + 1),
+      "content-range": `bytes ${start}-${end}/${size}`,
+    },
+  });
+}
+
+async function saveObject(deps: HandlerDeps, ctx: RequestContext): Promise<Response> {
+  const { request, target, access } = ctx;
+  const ref = objectRef(target);
+  if (!mayWrite(access, ref.type)) {
+    throw new HttpError(STATUS_CODE.Forbidden, `Cannot store ${ref.type} in ${access} mode`);
+  }
+  const contentLength = parseContentLength(request);
+  const saved = await deps.storage.save(ref, request.body, {
+    verifyHash: deps.verifyUpload,
+    contentLength,
+    idleTimeoutMs: deps.idleTimeoutMs,
+    signal: request.signal,
+  });
+  if (saved.created) count(deps, "write", ctx, saved.size);
+  return ok();
+}
+
+async function deleteObject(deps: HandlerDeps, ctx: RequestContext): Promise<Response> {
+  const { request, target, access } = ctx;
+  const ref = objectRef(target);
+  if (!mayDelete(access, ref.type)) {
+    throw new HttpError(STATUS_CODE.Forbidden, `Cannot delete ${ref.type} in ${access} mode`);
+  }
+  const removed = await deps.storage.remove(ref, { signal: request.signal });
+  if (removed.existed !== false) count(deps, "delete", ctx, removed.size ?? 0);
+  return ok();
+}
+
+async function listObjects(
+  { storage }: HandlerDeps,
+  { request, target }: RequestContext,
+): Promise<Response> {
+  if (target.kind !== "list") throw new Error("listObjects needs a list target");
+  const v2 = request.headers.get("accept") === LIST_V2_MEDIA_TYPE;
+  const entries = await storage.list(target.repo, target.type, v2, { signal: request.signal });
+  const body = v2
+    ? jsonArrayStream(entries, ({ name, size }) => ({ name, size }))
+    : jsonArrayStream(entries, ({ name }) => name);
+  return new Response(body, {
+    status: STATUS_CODE.OK,
+    headers: { "content-type": v2 ? LIST_V2_MEDIA_TYPE : LIST_V1_MEDIA_TYPE },
+  });
+}
+
 /**
  * Builds the REST operations on top of a storage.
  *
@@ -84,110 +197,15 @@ function parseContentLength(request: Request): number | null {
  * @returns One handler per operation.
  */
 export function createHandlers(deps: HandlerDeps): Handlers {
-  const { storage, metrics = null } = deps;
-
-  /** Counts a blob operation; the config is not a blob. */
-  function count(
-    operation: "read" | "write" | "delete",
-    { user, target }: RequestContext,
-    bytes: number,
-  ): void {
-    if (metrics && target.kind === "object") {
-      metrics.record(operation, user ?? "", target.repo, target.type, bytes);
-    }
-  }
-
-  async function createRepo({ request, target, access }: RequestContext): Promise<Response> {
-    if (new URL(request.url).searchParams.get("create") !== "true") {
-      throw new HttpError(STATUS_CODE.BadRequest, "POST on a repository needs ?create=true");
-    }
-    if (!mayCreateRepo(access)) {
-      throw new HttpError(STATUS_CODE.Forbidden, `Cannot create a repository in ${access} mode`);
-    }
-    await storage.createRepo(target.repo, { signal: request.signal });
-    return ok();
-  }
-
-  async function headObject({ request, target }: RequestContext): Promise<Response> {
-    const size = await storage.stat(objectRef(target), { signal: request.signal });
-    return new Response(null, {
-      status: STATUS_CODE.OK,
-      headers: { ...OBJECT_HEADERS, "content-length": String(size) },
-    });
-  }
-
-  async function getObject(ctx: RequestContext): Promise<Response> {
-    const { request, target } = ctx;
-    const object = await storage.open(objectRef(target), { signal: request.signal });
-    const { size } = object;
-    const range = parseRange(request.headers.get("range"), size);
-    if (range.kind === "unsatisfiable") {
-      object.close();
-      throw new HttpError(
-        STATUS_CODE.RangeNotSatisfiable,
-        `Range "${request.headers.get("range")}" does not fit ${size} bytes`,
-        { "content-range": `bytes */${size}` },
-      );
-    }
-    if (range.kind === "full") {
-      count("read", ctx, size);
-      return new Response(object.stream(0, size - 1), {
-        status: STATUS_CODE.OK,
-        headers: { ...OBJECT_HEADERS, "content-length": String(size) },
-      });
-    }
-    const { start, end } = range;
-    count("read", ctx, end - start + 1);
-    return new Response(object.stream(start, end), {
-      status: STATUS_CODE.PartialContent,
-      headers: {
-        ...OBJECT_HEADERS,
-        "content-length": String(end - start + 1),
-        "content-range": `bytes ${start}-${end}/${size}`,
-      },
-    });
-  }
-
-  async function saveObject(ctx: RequestContext): Promise<Response> {
-    const { request, target, access } = ctx;
-    const ref = objectRef(target);
-    if (!mayWrite(access, ref.type)) {
-      throw new HttpError(STATUS_CODE.Forbidden, `Cannot store ${ref.type} in ${access} mode`);
-    }
-    const contentLength = parseContentLength(request);
-    const saved = await storage.save(ref, request.body, {
-      verifyHash: deps.verifyUpload,
-      contentLength,
-      idleTimeoutMs: deps.idleTimeoutMs,
-      signal: request.signal,
-    });
-    if (saved.created) count("write", ctx, saved.size);
-    return ok();
-  }
-
-  async function deleteObject(ctx: RequestContext): Promise<Response> {
-    const { request, target, access } = ctx;
-    const ref = objectRef(target);
-    if (!mayDelete(access, ref.type)) {
-      throw new HttpError(STATUS_CODE.Forbidden, `Cannot delete ${ref.type} in ${access} mode`);
-    }
-    const removed = await storage.remove(ref, { signal: request.signal });
-    if (removed.existed !== false) count("delete", ctx, removed.size ?? 0);
-    return ok();
-  }
-
-  async function listObjects({ request, target }: RequestContext): Promise<Response> {
-    if (target.kind !== "list") throw new Error("listObjects needs a list target");
-    const v2 = request.headers.get("accept") === LIST_V2_MEDIA_TYPE;
-    const entries = await storage.list(target.repo, target.type, v2, { signal: request.signal });
-    const body = v2
-      ? jsonArrayStream(entries, ({ name, size }) => ({ name, size }))
-      : jsonArrayStream(entries, ({ name }) => name);
-    return new Response(body, {
-      status: STATUS_CODE.OK,
-      headers: { "content-type": v2 ? LIST_V2_MEDIA_TYPE : LIST_V1_MEDIA_TYPE },
-    });
-  }
-
-  return { createRepo, headObject, getObject, saveObject, deleteObject, listObjects };
+  const bind =
+    (operation: (deps: HandlerDeps, ctx: RequestContext) => Promise<Response>) =>
+    (ctx: RequestContext): Promise<Response> => operation(deps, ctx);
+  return {
+    createRepo: bind(createRepo),
+    headObject: bind(headObject),
+    getObject: bind(getObject),
+    saveObject: bind(saveObject),
+    deleteObject: bind(deleteObject),
+    listObjects: bind(listObjects),
+  };
 }

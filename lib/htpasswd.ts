@@ -16,7 +16,7 @@ import { encrypt as shaCrypt } from "unixcrypt";
 // is really there.
 const apacheMd5 = apacheMd5Module.default as unknown as (password: string, salt: string) => string;
 
-/** Letters, digits, `@ . _ -`: the user names accepted (SPEC 5). */
+/** Letters, digits, `@ . _ -`: the user names accepted (docs/protocol.md §5). */
 export const USERNAME_PATTERN = /^[A-Za-z0-9@._-]{1,128}$/;
 
 /** The bcrypt cost of entries written by `restic-rest user add`. */

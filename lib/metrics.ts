@@ -7,7 +7,7 @@
  * @module
  */
 
-import type { Inventory } from "./inventory.ts";
+import type { Inventory, RepoStats } from "./inventory.ts";
 import type { RepoPath } from "./repo_path.ts";
 import { OBJECT_TYPES, type ObjectType } from "./restic.ts";
 
@@ -113,34 +113,56 @@ export class Metrics {
    * @returns The exposition text.
    */
   render(): string {
-    const lines: string[] = [];
-    const family = (name: string, type: string, help: string, samples: string[]): void => {
-      lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`, ...samples);
-    };
-    for (const op of OPERATIONS) {
-      const series = [...this.#series.values()];
-      family(
-        `rest_server_blob_${op}_total`,
-        "counter",
-        HELP[op][0],
-        series.map((s) => `rest_server_blob_${op}_total{${s.labels}} ${s.count[op]}`),
-      );
-      family(
-        `rest_server_blob_${op}_bytes_total`,
-        "counter",
-        HELP[op][1],
-        series.map((s) => `rest_server_blob_${op}_bytes_total{${s.labels}} ${s.bytes[op]}`),
-      );
-    }
-    const repos = [...this.#inventory.repos()];
+    const families = [
+      ...blobFamilies([...this.#series.values()]),
+      ...repoFamilies([...this.#inventory.repos()]),
+      family("restic_rest_stored_bytes", "gauge", "Bytes stored in the whole data directory", [
+        `restic_rest_stored_bytes ${this.#inventory.bytesUnder([])}`,
+      ]),
+      ...(this.#connections ? connectionFamilies(this.#connections) : []),
+      ...(this.#maxBytes === null ? [] : [
+        family("restic_rest_max_size_bytes", "gauge", "The data directory budget (--max-size)", [
+          `restic_rest_max_size_bytes ${this.#maxBytes}`,
+        ]),
+      ]),
+    ];
+    return families.flat().join("\n") + "\n";
+  }
+}
+
+/** One metric family's lines: help, type and samples. */
+function family(name: string, type: string, help: string, samples: string[]): string[] {
+  return [`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`, ...samples];
+}
+
+/** rest-server's counters, with its names and labels. */
+function blobFamilies(series: Series[]): string[][] {
+  return OPERATIONS.flatMap((op) => [
+    family(
+      `rest_server_blob_${op}_total`,
+      "counter",
+      HELP[op][0],
+      series.map((s) => `rest_server_blob_${op}_total{${s.labels}} ${s.count[op]}`),
+    ),
+    family(
+      `rest_server_blob_${op}_bytes_total`,
+      "counter",
+      HELP[op][1],
+      series.map((s) => `rest_server_blob_${op}_bytes_total{${s.labels}} ${s.bytes[op]}`),
+    ),
+  ]);
+}
+
+/** The per-repository gauges, from the inventory. */
+function repoFamilies(repos: [string, RepoStats][]): string[][] {
+  const repo = (path: string): string => labelSet({ repo: repoLabel(path) });
+  return [
     family(
       "restic_rest_repo_stored_bytes",
       "gauge",
       "Bytes stored in the repository (objects and config)",
-      repos.map(([path, s]) =>
-        `restic_rest_repo_stored_bytes{${labelSet({ repo: repoLabel(path) })}} ${s.bytes}`
-      ),
-    );
+      repos.map(([path, s]) => `restic_rest_repo_stored_bytes{${repo(path)}} ${s.bytes}`),
+    ),
     family(
       "restic_rest_repo_objects",
       "gauge",
@@ -152,48 +174,41 @@ export class Metrics {
           }`
         )
       ),
-    );
+    ),
     family(
       "restic_rest_repo_newest_snapshot_timestamp_seconds",
       "gauge",
       "Modification time of the newest snapshot object, for alerts on stale backups",
       repos.filter(([, s]) => s.snapshots.size > 0).map(([path, s]) =>
-        `restic_rest_repo_newest_snapshot_timestamp_seconds{${
-          labelSet({ repo: repoLabel(path) })
-        }} ${newest(s.snapshots.values()) / 1000}`
+        `restic_rest_repo_newest_snapshot_timestamp_seconds{${repo(path)}} ${
+          newest(s.snapshots.values()) / 1000
+        }`
       ),
-    );
+    ),
     family(
       "restic_rest_repo_last_write_timestamp_seconds",
       "gauge",
       "Time of the last object written since the server started",
       repos.filter(([, s]) => s.lastWriteMs > 0).map(([path, s]) =>
-        `restic_rest_repo_last_write_timestamp_seconds{${labelSet({ repo: repoLabel(path) })}} ${
-          s.lastWriteMs / 1000
-        }`
+        `restic_rest_repo_last_write_timestamp_seconds{${repo(path)}} ${s.lastWriteMs / 1000}`
       ),
-    );
-    family("restic_rest_stored_bytes", "gauge", "Bytes stored in the whole data directory", [
-      `restic_rest_stored_bytes ${this.#inventory.bytesUnder([])}`,
-    ]);
-    if (this.#connections) {
-      family(
-        "restic_rest_connections_closed_total",
-        "counter",
-        "Connections closed by the server: request head too slow, or idle too long",
-        Object.entries(this.#connections.closed()).map(([reason, count]) =>
-          `restic_rest_connections_closed_total{${labelSet({ reason })}} ${count}`
-        ),
-      );
-      family("restic_rest_open_connections", "gauge", "Client connections open now", [
-        `restic_rest_open_connections ${this.#connections.open()}`,
-      ]);
-    }
-    if (this.#maxBytes !== null) {
-      family("restic_rest_max_size_bytes", "gauge", "The data directory budget (--max-size)", [
-        `restic_rest_max_size_bytes ${this.#maxBytes}`,
-      ]);
-    }
-    return lines.join("\n") + "\n";
-  }
+    ),
+  ];
+}
+
+/** The front's connection counts. */
+function connectionFamilies(connections: ConnectionCounts): string[][] {
+  return [
+    family(
+      "restic_rest_connections_closed_total",
+      "counter",
+      "Connections closed by the server: request head too slow, or idle too long",
+      Object.entries(connections.closed()).map(([reason, count]) =>
+        `restic_rest_connections_closed_total{${labelSet({ reason })}} ${count}`
+      ),
+    ),
+    family("restic_rest_open_connections", "gauge", "Client connections open now", [
+      `restic_rest_open_connections ${connections.open()}`,
+    ]),
+  ];
 }

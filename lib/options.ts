@@ -130,7 +130,7 @@ export const SERVE_OPTIONS = {
   ),
   headerTimeoutSeconds: seconds(
     "header-timeout",
-    "close a connection whose request headers take longer (0: no guard)",
+    "close a connection whose request head takes longer; 0: no guard",
     30,
   ),
   keepAliveTimeoutSeconds: seconds(

@@ -109,11 +109,17 @@ export function parsePolicy(text: string, file: string): Policy {
       throw new ConfigError(`Cannot read policy file "${file}": unknown key "${key}"`);
     }
   }
-  const rules: Rule[] = [];
-  const users = data.users ?? {};
+  return makePolicy(
+    parseUserRules(data.users ?? {}, file),
+    parseLimits(data.repositories ?? {}, file),
+  );
+}
+
+function parseUserRules(users: unknown, file: string): Rule[] {
   if (!isObject(users)) {
     throw new ConfigError(`Cannot read policy file "${file}": "users" must be an object`);
   }
+  const rules: Rule[] = [];
   for (const [user, paths] of Object.entries(users)) {
     if (user !== "*" && !USERNAME_PATTERN.test(user)) {
       throw new ConfigError(`Cannot use policy user "${user}" in "${file}": not a valid user name`);
@@ -136,11 +142,14 @@ export function parsePolicy(text: string, file: string): Policy {
       });
     }
   }
-  const limits: SizeLimit[] = [];
-  const repositories = data.repositories ?? {};
+  return rules;
+}
+
+function parseLimits(repositories: unknown, file: string): SizeLimit[] {
   if (!isObject(repositories)) {
     throw new ConfigError(`Cannot read policy file "${file}": "repositories" must be an object`);
   }
+  const limits: SizeLimit[] = [];
   for (const [path, settings] of Object.entries(repositories)) {
     const where = `repository "${path}" in ${file}`;
     if (!isObject(settings) || Object.keys(settings).some((k) => k !== "maxSize")) {
@@ -150,7 +159,10 @@ export function parsePolicy(text: string, file: string): Policy {
     const maxBytes = parseSize(String(settings.maxSize));
     limits.push({ pattern: parsePattern(path, where, false), maxBytes, source: path });
   }
+  return limits;
+}
 
+function makePolicy(rules: Rule[], limits: SizeLimit[]): Policy {
   return {
     modeFor(user, repo) {
       if (!USERNAME_PATTERN.test(user)) return null;

@@ -1,5 +1,5 @@
 /**
- * Parsing of the `Range` request header (SPEC section 4). Pure.
+ * Parsing of the `Range` request header (docs/protocol.md §4). Pure.
  *
  * @module
  */

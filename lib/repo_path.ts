@@ -64,7 +64,7 @@ function decodeSegment(raw: string): string | null {
 
 /**
  * Parses a URL path (still percent-encoded, as in `URL.pathname`) from the
- * right, as SPEC section 1 says.
+ * right, as docs/protocol.md §1 says.
  *
  * @param pathname The request path, starting with `/`.
  * @returns The target, or `null` when the path does not parse (answer 404).

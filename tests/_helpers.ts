@@ -9,6 +9,7 @@ import { createHash } from "node:crypto";
 import { type AppHandler, type AppOptions, createApp } from "../lib/app.ts";
 import { createLogger, type Logger } from "../lib/log.ts";
 import { FsStorage } from "../lib/storage/fs.ts";
+import { MemoryStorage } from "./_memory_storage.ts";
 import { PERMISSIONS } from "../tools/compile.ts";
 
 /** The repository root of this project. */
@@ -52,13 +53,35 @@ export function memoryLogger(debug = true): Logger & { lines: string[] } {
   return Object.assign(createLogger({ debug, write: (line) => lines.push(line) }), { lines });
 }
 
-/** An in-process app on a fresh data folder. */
+/** The storage media the handler tests run against. */
+export const MEDIA = ["fs", "memory"] as const;
+
+/** A storage medium of the tests. */
+export type Medium = typeof MEDIA[number];
+
+/** An in-process app on a fresh storage, with a look at what it stored. */
+export interface TestApp extends AsyncDisposable {
+  app: AppHandler;
+  /** The data folder (the file storage's; empty and unused in memory). */
+  dir: string;
+  log: Logger & { lines: string[] };
+  /** Every stored file or key, relative, in restic's layout, sorted. */
+  files(): Promise<string[]>;
+  /** The stored bytes at a relative path, as text. */
+  read(path: string): Promise<string>;
+  /** Puts bytes at a relative path behind the server's back (junk, strays, many objects). */
+  plant(path: string, text: string): Promise<void>;
+}
+
+/** An in-process app on a fresh data folder, or on a fresh memory storage. */
 export async function testApp(
-  options: Partial<Omit<AppOptions, "storage" | "log">> = {},
-): Promise<{ app: AppHandler; dir: string; log: Logger & { lines: string[] } } & AsyncDisposable> {
+  options: Partial<Omit<AppOptions, "storage" | "log">> & { medium?: Medium } = {},
+): Promise<TestApp> {
+  const { medium = "fs", ...appOptions } = options;
   const dir = await tempDir();
   const log = memoryLogger();
-  const storage = new FsStorage(dir.path);
+  const memory = medium === "memory" ? new MemoryStorage() : null;
+  const storage = memory ?? new FsStorage(dir.path);
   await storage.prepare();
   const app = createApp({
     storage,
@@ -67,9 +90,28 @@ export async function testApp(
     appendOnly: false,
     privateRepos: false,
     policy: null,
-    ...options,
+    ...appOptions,
   });
-  return { app, dir: dir.path, log, [Symbol.asyncDispose]: () => dir[Symbol.asyncDispose]() };
+  const encoder = new TextEncoder();
+  return {
+    app,
+    dir: dir.path,
+    log,
+    files: async () => memory ? [...memory.objects.keys()].sort() : await listFiles(dir.path),
+    read: async (path) =>
+      memory
+        ? new TextDecoder().decode(memory.objects.get(path)?.bytes)
+        : await Deno.readTextFile(`${dir.path}/${path}`),
+    async plant(path, text) {
+      if (memory) {
+        memory.objects.set(path, { bytes: encoder.encode(text), mtimeMs: Date.now() });
+        return;
+      }
+      await Deno.mkdir(`${dir.path}/${path}`.replace(/\/[^/]*$/, ""), { recursive: true });
+      await Deno.writeTextFile(`${dir.path}/${path}`, text);
+    },
+    [Symbol.asyncDispose]: () => dir[Symbol.asyncDispose](),
+  };
 }
 
 /** Sends a request to an in-process app and reads the body as text. */

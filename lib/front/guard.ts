@@ -126,34 +126,12 @@ export class ConnectionGuard implements ConnectionCounts {
     const listening = Promise.withResolvers<Deno.Addr>();
     worker.onmessage = (event: MessageEvent<GuardEvent>) => {
       const message = event.data;
-      switch (message.kind) {
-        case "listening":
-          listening.resolve(message.address);
-          break;
-        case "listen-failed":
-          listening.reject(
-            new ConfigError(`Cannot listen on ${formatListen(listen)}: ${message.message}`),
-          );
-          break;
-        case "open":
-          this.#open.set(message.port, { id: message.id, remote: message.remote });
-          for (const waiter of this.#announced.get(message.port) ?? []) waiter(message.remote);
-          this.#announced.delete(message.port);
-          break;
-        case "closed":
-          if (this.#open.get(message.port)?.id === message.id) this.#open.delete(message.port);
-          if (this.#open.size === 0) this.#drained?.resolve();
-          break;
-        case "cut":
-          this.#closed[message.reason]++;
-          break;
-        case "log":
-          this.#options.log[message.level](message.message);
-          break;
-        case "all-closed":
-          this.#allClosed.resolve();
-          break;
-      }
+      if (message.kind === "listening") listening.resolve(message.address);
+      else if (message.kind === "listen-failed") {
+        listening.reject(
+          new ConfigError(`Cannot listen on ${formatListen(listen)}: ${message.message}`),
+        );
+      } else this.#onEvent(message);
     };
     worker.onerror = (event) => {
       event.preventDefault();
@@ -178,6 +156,30 @@ export class ConnectionGuard implements ConnectionCounts {
     } catch (err) {
       worker.terminate();
       throw err;
+    }
+  }
+
+  /** Keeps track of what the worker reports about its connections. */
+  #onEvent(message: GuardEvent): void {
+    switch (message.kind) {
+      case "open":
+        this.#open.set(message.port, { id: message.id, remote: message.remote });
+        for (const waiter of this.#announced.get(message.port) ?? []) waiter(message.remote);
+        this.#announced.delete(message.port);
+        break;
+      case "closed":
+        if (this.#open.get(message.port)?.id === message.id) this.#open.delete(message.port);
+        if (this.#open.size === 0) this.#drained?.resolve();
+        break;
+      case "cut":
+        this.#closed[message.reason]++;
+        break;
+      case "log":
+        this.#options.log[message.level](message.message);
+        break;
+      case "all-closed":
+        this.#allClosed.resolve();
+        break;
     }
   }
 

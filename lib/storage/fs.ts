@@ -161,7 +161,7 @@ export class FsStorage implements Storage {
     }
   }
 
-  /** Stores an object as SPEC section 7 says: temp file, hash, fsync, link, fsync folder. */
+  /** Stores an object as docs/protocol.md §7 says: temp file, hash, fsync, link, fsync folder. */
   async save(
     ref: ObjectRef,
     body: ReadableStream<Uint8Array> | null,

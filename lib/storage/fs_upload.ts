@@ -80,6 +80,21 @@ async function readWithin<T>(read: Promise<T>, idleMs: number | undefined): Prom
   }
 }
 
+/** Reads the next part of a body into the free end of `buffer` (whose memory moves). */
+async function readInto(
+  reader: ReadableStreamBYOBReader,
+  buffer: Uint8Array,
+  filled: number,
+  idleMs: number | undefined,
+): Promise<ReadableStreamReadResult<Uint8Array>> {
+  try {
+    const view = new Uint8Array(buffer.buffer as ArrayBuffer, filled, buffer.length - filled);
+    return await readWithin(reader.read(view), idleMs);
+  } catch (err) {
+    throw clientGone(err);
+  }
+}
+
 /**
  * Streams a request body into `file` (or only through `hash` when `file` is
  * null), calling `onReceive` with the running total. The body is read with a
@@ -115,13 +130,7 @@ export async function receiveBody(
   };
   try {
     while (true) {
-      let result: ReadableStreamReadResult<Uint8Array>;
-      try {
-        const view = new Uint8Array(current.buffer as ArrayBuffer, filled, current.length - filled);
-        result = await readWithin(reader.read(view), idleMs);
-      } catch (err) {
-        throw clientGone(err);
-      }
+      const result = await readInto(reader, current, filled, idleMs);
       if (result.value) current = new Uint8Array(result.value.buffer); // the view was transferred
       if (result.done) break;
       const chunk = result.value!;
