@@ -46,6 +46,16 @@ export function mayDelete(mode: AccessMode, type: ObjectType | "config"): boolea
   return mode === "full" || type === "locks";
 }
 
+/**
+ * Tells whether a mode may delete a whole repository: only full access.
+ *
+ * @param mode The access mode.
+ * @returns `true` for full access.
+ */
+export function mayDeleteRepo(mode: AccessMode): boolean {
+  return mode === "full";
+}
+
 /** Per-user, per-repository modes, as a policy file gives them. */
 export interface AccessPolicy {
   /** The mode a user has in a repository, or `null` when the user may not reach it. */

@@ -30,6 +30,8 @@ export interface AppOptions extends AccessRules {
   log: Logger;
   /** Check each upload's SHA-256 against its name. */
   verifyUpload: boolean;
+  /** Let `DELETE {repo}/` remove a repository (`--allow-repo-delete`). */
+  allowRepoDelete?: boolean;
   /** Who is asking; `null` serves everybody (`--no-auth`). */
   auth?: Authenticator | null;
   /** Serve `/metrics` (`--prometheus`). */

@@ -5,14 +5,15 @@
  * @module
  */
 
-import { type AccessMode, mayCreateRepo, mayDelete, mayWrite } from "./access.ts";
+import { type AccessMode, mayCreateRepo, mayDelete, mayDeleteRepo, mayWrite } from "./access.ts";
 import { HttpError } from "./http_error.ts";
 import { STATUS_CODE } from "./http_status.ts";
 import { jsonArrayStream } from "./json_stream.ts";
 import { parseRange } from "./range.ts";
-import type { Target } from "./repo_path.ts";
+import { formatRepo, type RepoPath, type Target } from "./repo_path.ts";
 import { LIST_V1_MEDIA_TYPE, LIST_V2_MEDIA_TYPE, OBJECT_MEDIA_TYPE } from "./restic.ts";
-import type { ObjectRef, Storage } from "./storage/types.ts";
+import { type ObjectRef, type Storage, StorageError } from "./storage/types.ts";
+import type { Logger } from "./log.ts";
 import type { Metrics } from "./metrics.ts";
 
 /** Everything a handler knows about one request. */
@@ -31,6 +32,9 @@ export type Handler = (ctx: RequestContext) => Promise<Response>;
 /** What the handlers need. */
 export interface HandlerDeps {
   storage: Storage;
+  log: Logger;
+  /** Whether `DELETE {repo}/` may remove a repository (`--allow-repo-delete`). */
+  allowRepoDelete?: boolean;
   /** Check each upload's SHA-256 against its name. */
   verifyUpload: boolean;
   /** Counts blob reads, writes and deletes, when metrics are on. */
@@ -42,6 +46,7 @@ export interface HandlerDeps {
 /** The REST operations, by name. */
 export interface Handlers {
   createRepo: Handler;
+  deleteRepo: Handler;
   headObject: Handler;
   getObject: Handler;
   saveObject: Handler;
@@ -100,6 +105,52 @@ async function createRepo(
     throw new HttpError(STATUS_CODE.Forbidden, `Cannot create a repository in ${access} mode`);
   }
   await storage.createRepo(target.repo, { signal: request.signal });
+  return ok();
+}
+
+/** How young a lock keeps a repository from being deleted: restic calls older ones stale. */
+const FRESH_LOCK_MS = 30 * 60 * 1000;
+
+/** Tells whether a repository holds a lock younger than {@link FRESH_LOCK_MS}. */
+async function hasFreshLock(
+  storage: Storage,
+  repo: RepoPath,
+  signal: AbortSignal,
+): Promise<boolean> {
+  let locks: AsyncIterable<{ mtimeMs?: number }>;
+  try {
+    locks = await storage.list(repo, "locks", true, { withTimes: true, signal });
+  } catch (err) {
+    if (err instanceof StorageError && err.code === "NotFound") return false;
+    throw err;
+  }
+  const since = Date.now() - FRESH_LOCK_MS;
+  for await (const lock of locks) if ((lock.mtimeMs ?? Date.now()) > since) return true;
+  return false;
+}
+
+/** `DELETE {repo}/`: removes a whole repository, when the server and the user's rights allow. */
+async function deleteRepo(
+  { storage, log, allowRepoDelete }: HandlerDeps,
+  { request, target, access, user }: RequestContext,
+): Promise<Response> {
+  const where = formatRepo(target.repo);
+  if (!allowRepoDelete) {
+    throw new HttpError(
+      STATUS_CODE.Forbidden,
+      "deleting repositories is off (--allow-repo-delete)",
+    );
+  }
+  if (!mayDeleteRepo(access)) {
+    throw new HttpError(STATUS_CODE.Forbidden, `Cannot delete a repository in ${access} mode`);
+  }
+  if (await hasFreshLock(storage, target.repo, request.signal)) {
+    throw new HttpError(STATUS_CODE.Conflict, `${where} holds a lock younger than 30 minutes`);
+  }
+  if (!(await storage.removeRepo(target.repo, { signal: request.signal }))) {
+    throw new HttpError(STATUS_CODE.NotFound, `no repository at ${where}`);
+  }
+  log.info(`deleted repository ${where} (user ${user === null ? "-" : `"${user}"`})`);
   return ok();
 }
 
@@ -202,6 +253,7 @@ export function createHandlers(deps: HandlerDeps): Handlers {
     (ctx: RequestContext): Promise<Response> => operation(deps, ctx);
   return {
     createRepo: bind(createRepo),
+    deleteRepo: bind(deleteRepo),
     headObject: bind(headObject),
     getObject: bind(getObject),
     saveObject: bind(saveObject),

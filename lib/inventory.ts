@@ -94,6 +94,19 @@ export class Inventory {
   }
 
   /**
+   * Forgets a removed repository; those nested below it stay.
+   *
+   * @param repo The repository.
+   */
+  removedRepo(repo: RepoPath): void {
+    const key = formatRepo(repo);
+    const stats = this.#repos.get(key);
+    if (!stats) return;
+    this.#addBytes(repo, -stats.bytes);
+    this.#repos.delete(key);
+  }
+
+  /**
    * Bytes stored at or below a folder.
    *
    * @param scope The folder as repository segments; `[]` is the whole data directory.
@@ -142,6 +155,11 @@ export function withInventory(
         inventory.touched(ref.repo, time);
       }
       return result;
+    },
+    async removeRepo(repo, options) {
+      const removed = await inner.removeRepo(repo, options);
+      inventory.removedRepo(repo);
+      return removed;
     },
     async remove(ref, options) {
       const result = await inner.remove(ref, options);

@@ -84,6 +84,10 @@ export const SERVE_OPTIONS = {
   noAuth: toggle("no-auth", "serve without authentication"),
   htpasswdFile: text("htpasswd-file", "FILE", "htpasswd file", "DIR/.htpasswd"),
   appendOnly: toggle("append-only", "refuse deletes (except of locks) and overwrites"),
+  allowRepoDelete: toggle(
+    "allow-repo-delete",
+    "let users with full rights delete a whole repository (DELETE /REPO/)",
+  ),
   privateRepos: toggle("private-repos", "users reach only repositories below /USER/"),
   policyFile: text("policy", "FILE", "per-user and per-repository policy (JSON)"),
   proxyAuthUsername: {

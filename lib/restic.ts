@@ -36,6 +36,12 @@ export const MAX_REPO_DEPTH = 16;
 export const TEMP_FILE_PREFIX = ".restic-rest-upload-";
 
 /**
+ * Marks a repository whose removal has begun (its config is gone). A dotfile,
+ * so it is never listed nor reachable as a path.
+ */
+export const REMOVAL_MARKER = ".restic-rest-removing";
+
+/**
  * Tells whether `value` is one of restic's object types.
  *
  * @param value A path segment.

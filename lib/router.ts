@@ -30,7 +30,7 @@ export function createRouter(handlers: Handlers): (ctx: RequestContext) => Promi
     DELETE: handlers.deleteObject,
   };
   const table: RouteTable = {
-    repo: { POST: handlers.createRepo },
+    repo: { POST: handlers.createRepo, DELETE: handlers.deleteRepo },
     config: objectRoutes,
     list: { GET: handlers.listObjects },
     object: objectRoutes,

@@ -93,6 +93,7 @@ function buildStorage(config: ServeConfig, inventory: Inventory, policy: Policy 
 function flagLines(config: ServeConfig, metrics: Metrics | null, policy: Policy | null): string[] {
   return [
     config.appendOnly && "append-only mode",
+    config.allowRepoDelete && "repositories may be deleted (--allow-repo-delete)",
     metrics && `metrics at /metrics${config.prometheusNoAuth ? " (no authentication)" : ""}`,
     config.groupAccessibleRepos && "group-accessible repositories (0770/0660)",
     config.privateRepos && "private repositories",
@@ -117,7 +118,7 @@ export async function wire(config: ServeConfig, log: Logger): Promise<Wiring> {
   const inventory = new Inventory();
   const storage = buildStorage(config, inventory, policy);
   await storage.prepare();
-  const { removedTempFiles } = await storage.scan(() => {});
+  const { removedTempFiles, finishedRemovals = 0 } = await storage.scan(() => {});
   const metrics = config.prometheus ? new Metrics(inventory, config.maxSize) : null;
   const app = trackInFlight(createApp({
     storage,
@@ -128,6 +129,7 @@ export async function wire(config: ServeConfig, log: Logger): Promise<Wiring> {
     metricsNoAuth: config.prometheusNoAuth,
     idleTimeoutMs: config.idleTimeoutSeconds > 0 ? config.idleTimeoutSeconds * 1000 : undefined,
     verifyUpload: config.verifyUpload,
+    allowRepoDelete: config.allowRepoDelete,
     appendOnly: config.appendOnly,
     privateRepos: config.privateRepos,
   }));
@@ -138,6 +140,9 @@ export async function wire(config: ServeConfig, log: Logger): Promise<Wiring> {
     authLine,
     await describeStorage(config.storage),
     ...(removedTempFiles > 0 ? [`removed ${removedTempFiles} unfinished upload(s)`] : []),
+    ...(finishedRemovals > 0
+      ? [`finished ${finishedRemovals} interrupted repository removal(s)`]
+      : []),
     stored,
     ...flagLines(config, metrics, policy),
   ];

@@ -71,6 +71,8 @@ export interface TestApp extends AsyncDisposable {
   read(path: string): Promise<string>;
   /** Puts bytes at a relative path behind the server's back (junk, strays, many objects). */
   plant(path: string, text: string): Promise<void>;
+  /** Makes what is stored at a relative path look `ms` older. */
+  age(path: string, ms: number): Promise<void>;
 }
 
 /** An in-process app on a fresh data folder, or on a fresh memory storage. */
@@ -109,6 +111,12 @@ export async function testApp(
       }
       await Deno.mkdir(`${dir.path}/${path}`.replace(/\/[^/]*$/, ""), { recursive: true });
       await Deno.writeTextFile(`${dir.path}/${path}`, text);
+    },
+    async age(path, ms) {
+      const then = new Date(Date.now() - ms);
+      const stored = memory?.objects.get(path);
+      if (stored) stored.mtimeMs = then.getTime();
+      else await Deno.utime(`${dir.path}/${path}`, then, then);
     },
     [Symbol.asyncDispose]: () => dir[Symbol.asyncDispose](),
   };
@@ -480,4 +488,13 @@ export async function makeCertificate(
  */
 export function serveNoAuth(data: { path: string }, flags = ""): Promise<ServerProcess> {
   return startServerProcess([data.path, "--no-auth", ...flags.split(" ").filter(Boolean)]);
+}
+
+/** Runs `restic-rest user add NAME --password-stdin` on a data folder. */
+export async function addUser(dataDir: string, name: string, password: string): Promise<void> {
+  const result = await runMain(
+    ["user", "add", name, "--path", dataDir, "--password-stdin"],
+    password + "\n",
+  );
+  if (result.code !== 0) throw new Error(`user add ${name} failed: ${result.stderr}`);
 }

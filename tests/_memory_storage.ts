@@ -9,11 +9,12 @@
 
 import { createHash } from "node:crypto";
 import type { RepoPath } from "../lib/repo_path.ts";
-import { isObjectName, isObjectType, type ObjectType } from "../lib/restic.ts";
+import { isObjectName, isObjectType, OBJECT_TYPES, type ObjectType } from "../lib/restic.ts";
 import {
   type CleanupReport,
   type FoundObject,
   type Health,
+  type ListOptions,
   type ObjectInfo,
   type ObjectRef,
   type OpenedObject,
@@ -103,6 +104,20 @@ export class MemoryStorage implements Storage {
     return Promise.resolve();
   }
 
+  async removeRepo(repo: RepoPath): Promise<boolean> {
+    const prefix = prefixOf(repo);
+    const existed = await this.repoExists(repo);
+    this.objects.delete(`${prefix}config`); // the config first, as on every medium
+    for (const key of [...this.objects.keys()]) {
+      const rest = key.slice(prefix.length);
+      if (key.startsWith(prefix) && OBJECT_TYPES.some((type) => rest.startsWith(`${type}/`))) {
+        this.objects.delete(key);
+      }
+    }
+    this.created.delete(prefix);
+    return existed;
+  }
+
   open(ref: ObjectRef): Promise<OpenedObject> {
     const stored = this.#get(ref);
     return Promise.resolve({
@@ -148,19 +163,22 @@ export class MemoryStorage implements Storage {
     repo: RepoPath,
     type: ObjectType,
     withSizes: boolean,
+    options: ListOptions = {},
   ): Promise<AsyncIterable<ObjectInfo>> {
     if (!(await this.repoExists(repo))) {
       throw new StorageError("NotFound", `no repository at /${prefixOf(repo)}`);
     }
     const folder = `${prefixOf(repo)}${type}/`;
     const entries: ObjectInfo[] = [];
-    for (const [key, { bytes }] of this.objects) {
+    for (const [key, { bytes, mtimeMs }] of this.objects) {
       if (!key.startsWith(folder)) continue;
       const parts = key.slice(folder.length).split("/");
       // data keeps its objects one subfolder down; the other types are flat.
       const fanned = type === "data" && parts.length === 2 && !parts[0].startsWith(".");
       const name = fanned || (type !== "data" && parts.length === 1) ? parts.at(-1)! : "";
-      if (isObjectName(name)) entries.push({ name, size: withSizes ? bytes.length : -1 });
+      if (!isObjectName(name)) continue;
+      const size = withSizes || options.withTimes ? bytes.length : -1;
+      entries.push(options.withTimes ? { name, size, mtimeMs } : { name, size });
     }
     return (async function* () {
       yield* entries;

@@ -107,7 +107,7 @@ Deno.test(`functions stay under ${MAX_FUNCTION_LINES} lines, modules under ${MAX
   assert.deepEqual(long, []);
 });
 
-Deno.test("nothing in the repository points outside it to ../shared", async () => {
+Deno.test("nothing in the repository points outside it, to a shared folder beside it", async () => {
   const out = await new Deno.Command("git", {
     args: ["grep", "-l", "-I", "-F", ["..", "shared"].join("/")],
     cwd: PROJECT_ROOT,

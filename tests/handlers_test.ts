@@ -63,12 +63,12 @@ for (const medium of MEDIA) {
     assert.equal((await call(t.app, "POST", "/r/?create=true")).status, 200);
   });
 
-  for (const method of ["GET", "HEAD", "DELETE", "PUT"]) {
-    Deno.test(`${method} on a repository root answers 405 with Allow: POST (${medium})`, async () => {
+  for (const method of ["GET", "HEAD", "PUT"]) {
+    Deno.test(`${method} on a repository root answers 405 with Allow: POST, DELETE (${medium})`, async () => {
       await using t = await testApp({ medium });
       const response = await call(t.app, method, "/a/");
       assert.equal(response.status, 405);
-      assert.equal(response.headers.get("allow"), "POST");
+      assert.equal(response.headers.get("allow"), "POST, DELETE");
     });
   }
 
@@ -300,7 +300,7 @@ for (const medium of MEDIA) {
       ["POST", "/data/", "GET"],
       ["DELETE", "/keys/", "GET"],
       ["HEAD", "/keys/", "GET"],
-      ["PUT", "/", "POST"],
+      ["PUT", "/", "POST, DELETE"],
     ];
     for (const [method, path, allow] of cases) {
       const response = await call(t.app, method, path);

@@ -6,6 +6,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import {
+  addUser,
   E2E,
   makeCertificate,
   pseudoRandomBytes,
@@ -16,15 +17,6 @@ import {
   startServerProcess,
   tempDir,
 } from "./_helpers.ts";
-
-/** Runs `restic-rest user add NAME --password-stdin`. */
-async function addUser(dataDir: string, name: string, password: string): Promise<void> {
-  const result = await runMain(
-    ["user", "add", name, "--path", dataDir, "--password-stdin"],
-    password + "\n",
-  );
-  assert.equal(result.code, 0, result.stderr);
-}
 
 async function makeSource(root: string): Promise<string> {
   const source = join(root, "source");

@@ -6,11 +6,12 @@ import {
   rawRequest,
   serveTestApp,
   sha256,
+  tempDir,
   tempFiles,
 } from "./_helpers.ts";
 import { FsStorage } from "../lib/storage/fs.ts";
 import { StorageError } from "../lib/storage/types.ts";
-import { TEMP_FILE_PREFIX } from "../lib/restic.ts";
+import { REMOVAL_MARKER, TEMP_FILE_PREFIX } from "../lib/restic.ts";
 
 const BODY = pseudoRandomBytes(200_000, 7);
 const ID = sha256(BODY);
@@ -218,4 +219,30 @@ Deno.test("GET racing DELETE gets the whole object or 404, never a partial body"
     ]);
     for (const result of results) assert.ok(result.ok, JSON.stringify(result));
   }
+});
+
+Deno.test("removeRepo() cut short: the repository lists as missing until cleanup() or a create finishes it", async () => {
+  await using dir = await tempDir();
+  const root = dir.path;
+  for (const repo of ["cut", "cut2"]) {
+    await Deno.mkdir(`${root}/${repo}/data/00`, { recursive: true });
+    await Deno.mkdir(`${root}/${repo}/keys`);
+    await Deno.mkdir(`${root}/${repo}/nested/keys`, { recursive: true });
+    await Deno.writeTextFile(`${root}/${repo}/data/00/${"0".repeat(64)}`, "old");
+    await Deno.writeTextFile(`${root}/${repo}/keys/${"1".repeat(64)}`, "old key");
+    await Deno.writeTextFile(`${root}/${repo}/nested/config`, "nested");
+    await Deno.writeTextFile(`${root}/${repo}/${REMOVAL_MARKER}`, ""); // the config is gone
+  }
+  const storage = new FsStorage(root);
+  assert.equal(await storage.repoExists(["cut"]), false);
+  await assert.rejects(
+    storage.list(["cut"], "keys", false),
+    (e) => e instanceof StorageError && e.code === "NotFound",
+  );
+  await storage.createRepo(["cut2"]); // a create finishes the removal first
+  assert.deepEqual(await listFiles(`${root}/cut2/data`), []);
+  const report = await storage.cleanup();
+  assert.equal(report.finishedRemovals, 1);
+  assert.deepEqual(await listFiles(`${root}/cut`), ["nested/config"]);
+  assert.equal(await storage.repoExists(["cut", "nested"]), true);
 });

@@ -21,6 +21,7 @@ export function delegate(inner: Storage): Storage {
     scan: (onObject, options) => inner.scan(onObject, options),
     repoExists: (repo, options) => inner.repoExists(repo, options),
     createRepo: (repo, options) => inner.createRepo(repo, options),
+    removeRepo: (repo, options) => inner.removeRepo(repo, options),
     open: (ref, options) => inner.open(ref, options),
     stat: (ref, options) => inner.stat(ref, options),
     save: (ref, body, options) => inner.save(ref, body, options),

@@ -10,7 +10,9 @@ import { createHash } from "node:crypto";
 import { dirname, ensureDir, existsSync, join, syncDir } from "../fs_util.ts";
 import { toStorageError } from "./fs_errors.ts";
 import { listObjects, subfolders } from "./fs_list.ts";
+import { HealthProbe } from "./fs_health.ts";
 import { fileStream } from "./fs_read.ts";
+import { removalPending, removeRepository } from "./fs_remove.ts";
 import { walkRepositories } from "./fs_scan.ts";
 import { checkBody, DurableFile, publish, randomSuffix, receiveBody } from "./fs_upload.ts";
 import type { RepoPath } from "../repo_path.ts";
@@ -20,6 +22,7 @@ import {
   type CleanupReport,
   type FoundObject,
   type Health,
+  type ListOptions,
   type ObjectInfo,
   type ObjectRef,
   type OpenedObject,
@@ -36,9 +39,6 @@ export interface FsStorageOptions {
   groupAccessible?: boolean;
 }
 
-/** How long a health probe's answer is reused: a flood of probes writes one file. */
-const HEALTH_CACHE_MS = 10_000;
-
 export { toStorageError } from "./fs_errors.ts";
 
 /**
@@ -54,7 +54,7 @@ export class FsStorage implements Storage {
   readonly #exactModes: boolean;
   /** Temp files of uploads in progress, removed if the server stops mid-upload. */
   readonly #uploads = new Set<string>();
-  #health: { at: number; answer: Promise<Health> } | null = null;
+  readonly #health: HealthProbe;
 
   /**
    * @param root The data directory; repositories live below it.
@@ -66,6 +66,7 @@ export class FsStorage implements Storage {
     this.#dirMode = options.groupAccessible ? 0o770 : 0o700;
     // 0700/0600 are safe under any umask; group access must not depend on it.
     this.#exactModes = (options.groupAccessible ?? false) && Deno.build.os !== "windows";
+    this.#health = new HealthProbe(root, this.#fileMode);
   }
 
   #repoDir(repo: RepoPath): string {
@@ -98,15 +99,34 @@ export class FsStorage implements Storage {
     return walkRepositories(this.#root, { onObject, live: this.#uploads, signal: options.signal });
   }
 
-  /** A repository exists where its `data` folder or its config is. */
+  /** A repository exists where its `data` folder or its config is, and no removal is under way. */
   // deno-lint-ignore require-await -- async by the interface; an lstat answers synchronously here
   async repoExists(repo: RepoPath): Promise<boolean> {
     const dir = this.#repoDir(repo);
+    if (removalPending(dir)) return false;
     return existsSync(join(dir, "data")) || existsSync(join(dir, "config"));
+  }
+
+  /** Removes a repository (see `fs_remove.ts`); nested repositories stay. */
+  async removeRepo(repo: RepoPath): Promise<boolean> {
+    try {
+      return await removeRepository(this.#repoDir(repo), {
+        fileMode: this.#fileMode,
+        isRoot: repo.length === 0,
+      });
+    } catch (err) {
+      throw toStorageError(err, "remove repository");
+    }
+  }
+
+  /** Finishes a removal cut short at this repository, before something new is stored there. */
+  async #finishRemoval(repo: RepoPath): Promise<void> {
+    if (removalPending(this.#repoDir(repo))) await this.removeRepo(repo);
   }
 
   /** Creates the repository folder, its type folders and `data/00`…`data/ff`. */
   async createRepo(repo: RepoPath): Promise<void> {
+    await this.#finishRemoval(repo);
     const repoDir = this.#repoDir(repo);
     try {
       const folders = [
@@ -172,6 +192,7 @@ export class FsStorage implements Storage {
     const final = this.#path(ref);
     const dir = dirname(final);
     options.signal?.throwIfAborted();
+    if (ref.type === "config") await this.#finishRemoval(ref.repo);
     if (existsSync(final)) return await this.#confirmExisting(ref, body, options);
 
     let file: DurableFile | null = null;
@@ -263,54 +284,25 @@ export class FsStorage implements Storage {
     repo: RepoPath,
     type: ObjectType,
     withSizes: boolean,
-    options: CallOptions = {},
+    options: ListOptions = {},
   ): Promise<AsyncIterable<ObjectInfo>> {
     const typeDir = join(this.#repoDir(repo), type);
     try {
+      if (removalPending(this.#repoDir(repo))) {
+        throw new StorageError("NotFound", "list: the repository is being removed");
+      }
       const info = await Deno.stat(typeDir);
       if (!info.isDirectory) throw new StorageError("NotFound", "list: not a folder");
     } catch (err) {
       throw toStorageError(err, `list ${type}`);
     }
     const folders = type === "data" ? subfolders(typeDir) : [typeDir];
-    return listObjects(folders, withSizes, options.signal);
+    return listObjects(folders, { withSizes, withTimes: options.withTimes }, options.signal);
   }
 
-  /**
-   * Whether a file can be created in the data folder: the folder is looked
-   * up on every call (cheap), a file is written at most every 10 s.
-   */
+  /** Whether the data folder takes writes (see `fs_health.ts`). */
   health(): Promise<Health> {
-    try {
-      if (!Deno.statSync(this.#root).isDirectory) throw new Deno.errors.NotFound("not a folder");
-    } catch (err) {
-      this.#health = null;
-      const detail = toStorageError(err, "look up the data folder").message;
-      return Promise.resolve({ ok: false, detail });
-    }
-    const now = Date.now();
-    if (!this.#health || now - this.#health.at >= HEALTH_CACHE_MS) {
-      this.#health = { at: now, answer: this.#probe() };
-    }
-    return this.#health.answer;
-  }
-
-  /** Creates and removes a small file in the data folder. */
-  async #probe(): Promise<Health> {
-    const probe = join(this.#root, `${TEMP_FILE_PREFIX}health-${randomSuffix()}`);
-    try {
-      const file = await Deno.open(probe, { write: true, createNew: true, mode: this.#fileMode });
-      try {
-        await file.write(new Uint8Array([0x0a]));
-      } finally {
-        file.close();
-      }
-      await Deno.remove(probe);
-      return { ok: true, detail: "the data folder takes writes" };
-    } catch (err) {
-      await Deno.remove(probe).catch(() => {});
-      return { ok: false, detail: toStorageError(err, "write to the data folder").message };
-    }
+    return this.#health.check();
   }
 
   /** Removes the temp files of uploads still in progress (at shutdown). */

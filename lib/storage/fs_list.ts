@@ -32,13 +32,14 @@ function readFolder(folder: string): Deno.DirEntry[] {
 
 /**
  * The objects in these folders whose names are valid object names (temp
- * files and strays are skipped), with their sizes when `withSizes`.
+ * files and strays are skipped), with their sizes (and times) when asked.
  */
 export async function* listObjects(
   folders: AsyncIterable<string> | Iterable<string>,
-  withSizes: boolean,
+  detail: { withSizes: boolean; withTimes?: boolean },
   signal?: AbortSignal,
 ): AsyncGenerator<ObjectInfo> {
+  const { withSizes, withTimes = false } = detail;
   for await (const folder of folders) {
     if (signal?.aborted) return;
     // Deno's async readDir costs about 3.5 times readDirSync per entry; one
@@ -48,7 +49,7 @@ export async function* listObjects(
     for (const entry of readFolder(folder)) {
       if (entry.isFile && isObjectName(entry.name)) names.push(entry.name);
     }
-    if (!withSizes) {
+    if (!withSizes && !withTimes) {
       for (const name of names) yield { name, size: -1 };
       continue;
     }
@@ -59,7 +60,12 @@ export async function* listObjects(
       const batch: ObjectInfo[] = [];
       for (const name of names.slice(i, i + LIST_STAT_BATCH)) {
         try {
-          batch.push({ name, size: Deno.lstatSync(join(folder, name)).size });
+          const info = Deno.lstatSync(join(folder, name));
+          batch.push(
+            withTimes
+              ? { name, size: info.size, mtimeMs: info.mtime?.getTime() ?? 0 }
+              : { name, size: info.size },
+          );
         } catch {
           // deleted meanwhile
         }

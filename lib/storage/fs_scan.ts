@@ -1,12 +1,13 @@
 /**
  * The walk of the file storage over every repository below the data folder:
- * it removes temp files left by interrupted uploads and, when asked, reports
- * each stored object with its size and time.
+ * it removes temp files left by interrupted uploads, finishes repository
+ * removals cut short and, when asked, reports each stored object with its
+ * size and time.
  *
  * @module
  */
 
-import { join } from "../fs_util.ts";
+import { existsSync, join } from "../fs_util.ts";
 import { isValidRepoSegment } from "../repo_path.ts";
 import {
   isObjectName,
@@ -15,6 +16,7 @@ import {
   type ObjectType,
   TEMP_FILE_PREFIX,
 } from "../restic.ts";
+import { removalPending, removeRepository } from "./fs_remove.ts";
 import type { CleanupReport, FoundObject, ObjectRef } from "./types.ts";
 
 /** How many `stat` calls the walk makes at once. */
@@ -32,6 +34,7 @@ export interface WalkOptions {
 /** One walk over the data folder. */
 class Walk {
   removedTempFiles = 0;
+  finishedRemovals = 0;
 
   constructor(readonly options: WalkOptions) {}
 
@@ -72,6 +75,12 @@ class Walk {
 
   async repository(dir: string, repo: string[]): Promise<void> {
     this.options.signal?.throwIfAborted();
+    if (removalPending(dir)) {
+      // A removal cut short by a crash: finish it; nested repositories stay.
+      await removeRepository(dir, { fileMode: 0o600, isRoot: repo.length === 0 });
+      this.finishedRemovals++;
+      if (!existsSync(dir)) return; // nothing nested was left in it
+    }
     for await (const entry of Deno.readDir(dir)) {
       const path = join(dir, entry.name);
       if (entry.name.startsWith(TEMP_FILE_PREFIX)) await this.removeTemp(path);
@@ -99,5 +108,5 @@ class Walk {
 export async function walkRepositories(root: string, options: WalkOptions): Promise<CleanupReport> {
   const walk = new Walk(options);
   await walk.repository(root, []);
-  return { removedTempFiles: walk.removedTempFiles };
+  return { removedTempFiles: walk.removedTempFiles, finishedRemovals: walk.finishedRemovals };
 }

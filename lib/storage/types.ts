@@ -7,6 +7,10 @@
  * - A repository exists from the moment `createRepo` ran for it, or once its
  *   config is stored, until it is removed. How a medium remembers the
  *   creation (folders on a disk, a record in memory) is its own business.
+ * - Removing a repository takes its config first, so restic sees no
+ *   repository from then on; a removal cut short (a crash) is finished by
+ *   the next `cleanup`, `createRepo`, config save or `removeRepo` there, and
+ *   meanwhile lists as no repository.
  * - Every call takes an optional `AbortSignal`, aborted when the client goes
  *   away; a storage stops work it no longer needs to do.
  * - Failures are {@link StorageError}s with a code in protocol terms; a
@@ -28,6 +32,8 @@ export type ObjectRef =
 export interface ObjectInfo {
   name: string;
   size: number;
+  /** Last modification, epoch milliseconds; only when asked for (`withTimes`). */
+  mtimeMs?: number;
 }
 
 /** An object opened for reading: its size, and a way to stream a slice. */
@@ -43,6 +49,12 @@ export interface OpenedObject {
 export interface CallOptions {
   /** Aborted when the client went away: the work is no longer needed. */
   signal?: AbortSignal;
+}
+
+/** What a listing reports besides names and sizes. */
+export interface ListOptions extends CallOptions {
+  /** Report each object's modification time too (`mtimeMs`). */
+  withTimes?: boolean;
 }
 
 /** How an upload is checked while it is stored. */
@@ -107,6 +119,8 @@ export class StorageError extends Error {
 export interface CleanupReport {
   /** Unfinished uploads (temp files, incomplete multipart uploads) removed. */
   removedTempFiles: number;
+  /** Repository removals cut short (by a crash) and finished now. */
+  finishedRemovals?: number;
 }
 
 /** One stored object, as a scan finds it. */
@@ -147,8 +161,15 @@ export interface Storage {
   scan(onObject: (found: FoundObject) => void, options?: CallOptions): Promise<CleanupReport>;
   /** Tells whether a repository exists (see the module's rule). */
   repoExists(repo: RepoPath, options?: CallOptions): Promise<boolean>;
-  /** Creates a repository; idempotent. */
+  /** Creates a repository; idempotent. Finishes a removal cut short there first. */
   createRepo(repo: RepoPath, options?: CallOptions): Promise<void>;
+  /**
+   * Removes a repository: its config first, then its objects, leaving the
+   * repositories nested below it alone. Settles once nothing of it is left.
+   *
+   * @returns `false` when there was no repository (nor a removal to finish).
+   */
+  removeRepo(repo: RepoPath, options?: CallOptions): Promise<boolean>;
   /** Opens an object for reading. Throws `NotFound`. */
   open(ref: ObjectRef, options?: CallOptions): Promise<OpenedObject>;
   /** The size of an object. Throws `NotFound`. */
@@ -169,7 +190,7 @@ export interface Storage {
     repo: RepoPath,
     type: ObjectType,
     withSizes: boolean,
-    options?: CallOptions,
+    options?: ListOptions,
   ): Promise<AsyncIterable<ObjectInfo>>;
   /** Stops uploads still running and removes what they wrote; called at shutdown. */
   abortUploads(): Promise<void>;

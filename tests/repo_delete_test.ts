@@ -1,0 +1,154 @@
+/**
+ * DELETE {repo}/ in-process, on every storage medium: off by default, only
+ * for full rights, 404 for nothing there, 409 while a fresh lock exists, and
+ * a removal that takes the repository's own objects and no others.
+ */
+import assert from "node:assert/strict";
+import { call, MEDIA, memoryLogger, sha256, testApp } from "./_helpers.ts";
+import { MemoryStorage } from "./_memory_storage.ts";
+import { createApp } from "../lib/app.ts";
+import { Inventory, withInventory } from "../lib/inventory.ts";
+import { Metrics } from "../lib/metrics.ts";
+import { parsePolicy } from "../lib/policy.ts";
+import { withQuota } from "../lib/quota.ts";
+
+const BLOB = new TextEncoder().encode("a blob\n");
+const ID = sha256(BLOB);
+
+/** A repository at `repo` with a config, a key, a data object and a snapshot. */
+async function fill(app: Parameters<typeof call>[0], repo: string): Promise<void> {
+  assert.equal((await call(app, "POST", `${repo}?create=true`)).status, 200);
+  assert.equal((await call(app, "POST", `${repo}config`, { body: "config" })).status, 200);
+  for (const type of ["data", "keys", "snapshots"]) {
+    assert.equal((await call(app, "POST", `${repo}${type}/${ID}`, { body: BLOB })).status, 200);
+  }
+}
+
+for (const medium of MEDIA) {
+  Deno.test(`DELETE {repo}/ answers 403 unless --allow-repo-delete, also without auth (${medium})`, async () => {
+    await using t = await testApp({ medium });
+    await fill(t.app, "/a/");
+    const before = await t.files();
+    assert.equal((await call(t.app, "DELETE", "/a/")).status, 403);
+    assert.deepEqual(await t.files(), before);
+  });
+
+  Deno.test(`DELETE {repo}/ removes the repository and leaves nested ones (${medium})`, async () => {
+    await using t = await testApp({ medium, allowRepoDelete: true });
+    await fill(t.app, "/a/");
+    await fill(t.app, "/a/b/");
+    await fill(t.app, "/c/");
+    const response = await call(t.app, "DELETE", "/a/");
+    assert.deepEqual([response.status, response.text], [200, ""]);
+    const left = await t.files();
+    assert.ok(left.every((f) => !f.startsWith("a/") || f.startsWith("a/b/")), left.join(" "));
+    assert.equal(left.filter((f) => f.startsWith("a/b/")).length, 4, "a/b/ keeps its four");
+    assert.equal(left.filter((f) => f.startsWith("c/")).length, 4, "c/ keeps its four");
+    assert.equal((await call(t.app, "GET", "/a/config")).status, 404);
+    assert.equal((await call(t.app, "GET", "/a/keys/")).status, 404, "no repository to list");
+    assert.equal((await call(t.app, "GET", `/a/b/data/${ID}`)).text, "a blob\n");
+    assert.equal((await call(t.app, "DELETE", "/a/")).status, 404, "gone");
+    assert.equal((await call(t.app, "DELETE", "/nothing/here/")).status, 404);
+    assert.ok(t.log.lines.some((l) => /deleted repository \/a\/ \(user -\)/.test(l)), "logged");
+    // A new repository at the same path starts empty.
+    assert.equal((await call(t.app, "POST", "/a/?create=true")).status, 200);
+    assert.equal((await call(t.app, "GET", "/a/data/")).text, "[]");
+  });
+
+  Deno.test(`DELETE {repo}/ of the root repository keeps every nested one (${medium})`, async () => {
+    await using t = await testApp({ medium, allowRepoDelete: true });
+    await fill(t.app, "/");
+    await fill(t.app, "/x/");
+    assert.equal((await call(t.app, "DELETE", "/")).status, 200);
+    assert.deepEqual((await t.files()).filter((f) => !f.startsWith("x/")), []);
+    assert.equal((await t.files()).length, 4);
+  });
+
+  Deno.test(`DELETE {repo}/ answers 409 while a lock is younger than 30 minutes (${medium})`, async () => {
+    await using t = await testApp({ medium, allowRepoDelete: true });
+    await fill(t.app, "/a/");
+    assert.equal((await call(t.app, "POST", `/a/locks/${ID}`, { body: BLOB })).status, 200);
+    const before = await t.files();
+    assert.equal((await call(t.app, "DELETE", "/a/")).status, 409);
+    assert.deepEqual(await t.files(), before, "nothing removed");
+    await t.age(`a/locks/${ID}`, 31 * 60 * 1000); // a stale lock does not count
+    assert.equal((await call(t.app, "DELETE", "/a/")).status, 200);
+  });
+
+  Deno.test(`DELETE {repo}/ answers 403 in append-only mode and for read-only or denied users (${medium})`, async () => {
+    const policy = parsePolicy(
+      JSON.stringify({
+        users: {
+          admin: { "/": "full" },
+          bob: { "/a/": "append-only" },
+          carol: { "/a/": "read-only" },
+        },
+      }),
+      "policy.json",
+    );
+    await using t = await testApp({ medium, allowRepoDelete: true, appendOnly: true });
+    await fill(t.app, "/a/");
+    assert.equal((await call(t.app, "DELETE", "/a/")).status, 403, "--append-only");
+    const users = await testApp({ medium, allowRepoDelete: true, policy, auth: headerAuth() });
+    await using _ = users;
+    const as = (user: string) => ({ headers: { "x-user": user } });
+    await fill(
+      (request, info) => users.app(withUser(request, "admin"), info),
+      "/a/",
+    );
+    for (const user of ["bob", "carol", "dave"]) {
+      assert.equal((await call(users.app, "DELETE", "/a/", as(user))).status, 403, user);
+    }
+    assert.equal((await call(users.app, "DELETE", "/a/", as("admin"))).status, 200);
+    assert.ok(users.log.lines.some((l) => /deleted repository \/a\/ \(user "admin"\)/.test(l)));
+  });
+}
+
+/** Takes the user from `X-User` (the proxy-header mode, without a proxy). */
+function headerAuth() {
+  return {
+    authenticate: (request: Request) => {
+      const user = request.headers.get("x-user");
+      return Promise.resolve(
+        user ? { ok: true as const, user } : { ok: false as const, reason: "no user" },
+      );
+    },
+  };
+}
+
+function withUser(request: Request, user: string): Request {
+  const headers = new Headers(request.headers);
+  headers.set("x-user", user);
+  return new Request(request, { headers });
+}
+
+Deno.test("DELETE {repo}/: the inventory, the metrics and the quota follow", async () => {
+  const inventory = new Inventory();
+  const budget = 40;
+  const storage = withQuota(
+    withInventory(new MemoryStorage(), inventory),
+    inventory,
+    () => [{ scope: [], maxBytes: budget }],
+  );
+  const metrics = new Metrics(inventory, budget);
+  const app = createApp({
+    storage,
+    log: memoryLogger(),
+    metrics,
+    allowRepoDelete: true,
+    verifyUpload: true,
+    appendOnly: false,
+    privateRepos: false,
+    policy: null,
+  });
+  await fill(app, "/a/"); // 6 + 3 × 7 = 27 bytes
+  assert.equal(inventory.bytesUnder([]), 27);
+  const big = new Uint8Array(20).fill(1);
+  const post = () => call(app, "POST", `/x/data/${sha256(big)}`, { body: big });
+  assert.equal((await post()).status, 507, "does not fit beside /a/");
+  assert.match(metrics.render(), /restic_rest_repo_stored_bytes\{repo="a"\} 27/);
+  assert.equal((await call(app, "DELETE", "/a/")).status, 200);
+  assert.equal(inventory.bytesUnder([]), 0);
+  assert.doesNotMatch(metrics.render(), /restic_rest_repo_\w+\{repo="a"/, "no gauge of /a/");
+  assert.equal((await post()).status, 200, "fits once /a/ is gone");
+});
