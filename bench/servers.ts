@@ -1,136 +1,188 @@
 /**
- * The servers under test: restic-rest and `rclone serve restic`, started on
- * loopback with their peak memory readable from /proc.
+ * The servers under test, each started fresh on its own data folder and
+ * loopback port: restic-rest as users run it (and with a bcrypt user and the
+ * access log), rest-server 0.14, `rclone serve restic` and the Deno.serve
+ * ceiling. Memory and CPU are read from /proc by the load generator.
  *
  * @module
  */
 
+import { join } from "node:path";
 import { PERMISSIONS, RUNTIME_FLAGS } from "../tools/compile.ts";
+import type { Tools } from "./tools.ts";
 
-/** A server process under test. */
+/** A kind of server in the comparison. */
+export type ServerKind =
+  | "restic-rest"
+  | "restic-rest+auth+log"
+  | "ceiling"
+  | "rest-server"
+  | "rclone";
+
+/** The user and password of the `+auth+log` variant. */
+export const BENCH_USER = { name: "bench", password: "bench-password-1" };
+
+/** A running server. */
 export interface BenchServer {
-  name: string;
+  kind: ServerKind;
+  /** `http://127.0.0.1:PORT` */
   url: string;
   pid: number;
-  /** Peak resident memory since the last reset, in bytes (VmHWM). */
-  peakRss(): Promise<number>;
-  /** Current resident memory, in bytes (VmRSS). */
-  rss(): Promise<number>;
-  /** Starts a new peak measurement (writes 5 to /proc/PID/clear_refs). */
-  resetPeak(): Promise<void>;
+  /** Milliseconds from spawning the process to its first HTTP answer. */
+  firstAnswerMs: number;
+  /** Every line it wrote to stderr so far. */
+  lines: string[];
+  /** Resident memory now, in KiB. */
+  rssKib(): Promise<number>;
   stop(): Promise<void>;
-  /** Stops this process and starts a fresh one on the same data directory. */
-  restart(): Promise<BenchServer>;
 }
 
-async function procStatus(pid: number, field: string): Promise<number> {
-  const status = await Deno.readTextFile(`/proc/${pid}/status`);
-  const match = new RegExp(`^${field}:\\s+(\\d+) kB`, "m").exec(status);
-  return match ? Number(match[1]) * 1024 : NaN;
+const MAIN = new URL("../main.ts", import.meta.url).pathname;
+
+/** A free loopback port. */
+function freePort(): number {
+  const probe = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const { port } = probe.addr;
+  probe.close();
+  return port;
 }
 
-async function waitForLine(
-  stream: ReadableStream<Uint8Array>,
-  pattern: RegExp,
-  timeoutMs: number,
-): Promise<RegExpExecArray> {
-  const reader = stream.pipeThrough(new TextDecoderStream()).getReader();
-  let text = "";
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    const { value, done } = await reader.read();
-    if (done) break;
-    text += value;
-    const match = pattern.exec(text);
-    if (match) {
-      // Keep draining so the child never blocks on a full pipe.
-      (async () => {
-        while (!(await reader.read()).done) { /* discard */ }
-      })().catch(() => {});
-      return match;
+/** The command that starts a server of this kind. */
+async function commandFor(
+  kind: ServerKind,
+  tools: Tools,
+  dir: string,
+  port: number,
+): Promise<[string, string[]]> {
+  const addr = `127.0.0.1:${port}`;
+  const ours = ["run", ...PERMISSIONS, ...RUNTIME_FLAGS, MAIN, "serve", dir, "--listen", addr];
+  switch (kind) {
+    case "restic-rest":
+      return [Deno.execPath(), [...ours, "--no-auth"]];
+    case "restic-rest+auth+log":
+      await addBenchUser(dir);
+      return [Deno.execPath(), [...ours, "--log", join(dir, "..", `access-${port}.log`)]];
+    case "ceiling":
+      return [Deno.execPath(), ["run", "-A", ...RUNTIME_FLAGS, tools.ceiling!, String(port), dir]];
+    case "rest-server":
+      return [tools.restServer!, ["--path", dir, "--listen", addr, "--no-auth"]];
+    case "rclone":
+      return [tools.rclone!, ["serve", "restic", "--addr", addr, dir]];
+  }
+}
+
+/** Writes the bench user into DIR/.htpasswd with `restic-rest user add` (bcrypt, cost 10). */
+async function addBenchUser(dir: string): Promise<void> {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      ...PERMISSIONS,
+      MAIN,
+      "user",
+      "add",
+      BENCH_USER.name,
+      "--path",
+      dir,
+      "--password-stdin",
+    ],
+    stdin: "piped",
+    stdout: "null",
+    stderr: "null",
+  }).spawn();
+  const writer = child.stdin.getWriter();
+  await writer.write(new TextEncoder().encode(`${BENCH_USER.password}\n`));
+  await writer.close();
+  if (!(await child.status).success) throw new Error("cannot add the bench user");
+}
+
+/** Waits until the server answers any HTTP request; returns the time from `started`. */
+async function firstAnswer(
+  url: string,
+  started: number,
+  child: Deno.ChildProcess,
+): Promise<number> {
+  let exited = false;
+  child.status.then(() => exited = true);
+  const deadline = started + 120_000;
+  while (performance.now() < deadline && !exited) {
+    try {
+      const response = await fetch(url, { signal: AbortSignal.timeout(1000) });
+      await response.body?.cancel();
+      return performance.now() - started;
+    } catch {
+      await new Promise((r) => setTimeout(r, 5));
     }
   }
-  throw new Error(`no line matching ${pattern} in:\n${text}`);
+  throw new Error(`${url} did not answer`);
 }
 
-function wrap(
-  name: string,
-  url: string,
-  child: Deno.ChildProcess,
-  start: () => Promise<BenchServer>,
-): BenchServer {
+/**
+ * Starts a server of `kind` on `dir` and waits for its first answer.
+ *
+ * @param kind Which server.
+ * @param tools Where the peers are.
+ * @param dir Its data folder (created if missing).
+ * @returns The running server.
+ */
+export async function startServer(
+  kind: ServerKind,
+  tools: Tools,
+  dir: string,
+): Promise<BenchServer> {
+  await Deno.mkdir(dir, { recursive: true });
+  const port = freePort();
+  const [command, args] = await commandFor(kind, tools, dir, port);
+  const started = performance.now();
+  const child = new Deno.Command(command, { args, stdin: "null", stdout: "null", stderr: "piped" })
+    .spawn();
+  const lines: string[] = [];
+  (async () => {
+    for await (const text of child.stderr.pipeThrough(new TextDecoderStream())) {
+      lines.push(...text.split("\n").filter(Boolean));
+    }
+  })().catch(() => {});
+  const url = `http://127.0.0.1:${port}`;
+  let firstAnswerMs: number;
+  try {
+    firstAnswerMs = await firstAnswer(url, started, child);
+  } catch (err) {
+    try {
+      child.kill("SIGKILL");
+    } catch { /* gone */ }
+    throw new Error(`${kind}: ${(err as Error).message}\n${lines.join("\n")}`);
+  }
   return {
-    name,
+    kind,
     url,
     pid: child.pid,
-    peakRss: () => procStatus(child.pid, "VmHWM"),
-    rss: () => procStatus(child.pid, "VmRSS"),
-    resetPeak: () => Deno.writeTextFile(`/proc/${child.pid}/clear_refs`, "5"),
+    firstAnswerMs,
+    lines,
+    async rssKib() {
+      const status = await Deno.readTextFile(`/proc/${child.pid}/status`);
+      return Number(/^VmRSS:\s+(\d+)/m.exec(status)?.[1] ?? NaN);
+    },
     async stop() {
       try {
         child.kill("SIGTERM");
       } catch { /* gone */ }
       await child.status;
     },
-    async restart() {
-      await this.stop();
-      return await start();
-    },
   };
 }
 
 /**
- * Runtime flags for the server: those of `deno task serve` and the compiled
- * binary, or BENCH_DENO_FLAGS to experiment (for example with --cpu-prof).
- */
-const SERVER_RUNTIME_FLAGS = Deno.env.get("BENCH_DENO_FLAGS")?.split(" ").filter(Boolean) ??
-  RUNTIME_FLAGS;
-
-/**
- * Starts restic-rest on a data directory, as a user would (`deno run main.ts serve`).
+ * Waits until restic-rest logged that its inventory is complete (other
+ * servers keep none): memory and listings are then measured at rest.
  *
- * @param dataDir The data directory.
- * @param flags Extra serve flags, such as `--header-timeout 0`.
+ * @param server The server.
+ * @param timeoutMs How long to wait at most.
  */
-export async function startResticRest(dataDir: string, flags: string[] = []): Promise<BenchServer> {
-  const main = new URL("../main.ts", import.meta.url).pathname;
-  const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      ...SERVER_RUNTIME_FLAGS,
-      ...PERMISSIONS,
-      main,
-      "serve",
-      dataDir,
-      "--no-auth",
-      "--listen",
-      "127.0.0.1:0",
-      ...flags,
-    ],
-    stdout: "null",
-    stderr: "piped",
-    stdin: "null",
-    env: Object.fromEntries(
-      (Deno.env.get("BENCH_SERVER_ENV") ?? "").split(" ").filter(Boolean).map((kv) =>
-        kv.split("=")
-      ),
-    ),
-  }).spawn();
-  const match = await waitForLine(child.stderr, /start server on (\S+)/, 30_000);
-  return wrap("restic-rest", `http://${match[1]}`, child, () => startResticRest(dataDir, flags));
-}
-
-/** Starts `rclone serve restic` on a data directory. */
-export async function startRclone(dataDir: string): Promise<BenchServer> {
-  const probe = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = probe.addr.port;
-  probe.close();
-  const child = new Deno.Command("rclone", {
-    args: ["serve", "restic", dataDir, "--addr", `127.0.0.1:${port}`],
-    stdout: "null",
-    stderr: "piped",
-    stdin: "null",
-  }).spawn();
-  await waitForLine(child.stderr, /Serving restic REST API on (\S+)/, 30_000);
-  return wrap("rclone", `http://127.0.0.1:${port}`, child, () => startRclone(dataDir));
+export async function settled(server: BenchServer, timeoutMs = 600_000): Promise<void> {
+  if (!server.kind.startsWith("restic-rest")) return;
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (server.lines.some((l) => l.startsWith("inventory complete"))) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`${server.kind}: no complete inventory in ${timeoutMs} ms`);
 }

@@ -40,11 +40,32 @@ export interface AppOptions extends AccessRules {
   metricsNoAuth?: boolean;
   /** An upload that sends nothing for this long (ms) fails with 408. */
   idleTimeoutMs?: number;
+  /** Whether what was stored before the start has been counted (for `/healthz`). */
+  inventoryComplete?: () => boolean;
 }
 
 /** Facts about the connection, as `Deno.serve` passes them. */
 export interface ConnectionInfo {
   remoteAddr: Deno.Addr;
+  /** Settles when the response was sent; rejects when the client went away first. */
+  completed?: Promise<void>;
+}
+
+/**
+ * A signal aborted when the client goes away before its response is sent,
+ * made only when a handler asks (Deno's `request.signal` also aborts after
+ * every successful response, and costs its own bookkeeping).
+ */
+function clientGone(info?: ConnectionInfo): () => AbortSignal {
+  let signal: AbortSignal | null = null;
+  return () => {
+    if (signal === null) {
+      const controller = new AbortController();
+      info?.completed?.catch(() => controller.abort(new Error("the client went away")));
+      signal = controller.signal;
+    }
+    return signal;
+  };
 }
 
 /** A request handler as `Deno.serve` takes it. */
@@ -110,9 +131,10 @@ function onlyGet(request: Request, path: string): void {
 
 async function health({ options }: Pipeline, request: Request): Promise<Response> {
   onlyGet(request, "/healthz");
+  const inventory = (options.inventoryComplete?.() ?? true) ? "complete" : "counting";
   return (await options.storage.health()).ok
-    ? json(STATUS_CODE.OK, { status: "ok" })
-    : json(STATUS_CODE.ServiceUnavailable, { status: "unavailable" });
+    ? json(STATUS_CODE.OK, { status: "ok", inventory })
+    : json(STATUS_CODE.ServiceUnavailable, { status: "unavailable", inventory });
 }
 
 async function serveMetrics(
@@ -157,7 +179,16 @@ async function dispatch(
       ? unauthorized(decision.reason)
       : new HttpError(STATUS_CODE.Forbidden, decision.reason);
   }
-  return await pipeline.route({ request, target, access: decision.mode, user: caller.user });
+  const signal = clientGone(info);
+  return await pipeline.route({
+    request,
+    target,
+    access: decision.mode,
+    user: caller.user,
+    get signal() {
+      return signal();
+    },
+  });
 }
 
 /** Writes the debug and access log lines of a finished request. */
@@ -174,6 +205,7 @@ function logRequest(
       `${request.method} ${url.pathname} ${response.status}${reason ? ` (${reason})` : ""}`,
     );
   }
+  if (!log.accessEnabled) return;
   const length = response.headers.get("content-length");
   log.access({
     remote: clientAddress(info),

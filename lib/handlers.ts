@@ -8,7 +8,7 @@
 import { type AccessMode, mayCreateRepo, mayDelete, mayDeleteRepo, mayWrite } from "./access.ts";
 import { HttpError } from "./http_error.ts";
 import { STATUS_CODE } from "./http_status.ts";
-import { jsonArrayStream } from "./json_stream.ts";
+import { jsonPagesStream } from "./json_stream.ts";
 import { parseRange } from "./range.ts";
 import { formatRepo, type RepoPath, type Target } from "./repo_path.ts";
 import { LIST_V1_MEDIA_TYPE, LIST_V2_MEDIA_TYPE, OBJECT_MEDIA_TYPE } from "./restic.ts";
@@ -24,6 +24,8 @@ export interface RequestContext {
   access: AccessMode;
   /** The authenticated user, or `null` without authentication. */
   user: string | null;
+  /** Aborted when the client went away before its response was sent. */
+  readonly signal: AbortSignal;
 }
 
 /** A REST operation. */
@@ -73,6 +75,33 @@ function ok(): Response {
   return new Response(null, { status: STATUS_CODE.OK });
 }
 
+/** Uploads up to this size (locks, keys, snapshots, small index files) are read whole. */
+const WHOLE_BODY_BYTES = 64 << 10;
+
+/**
+ * Reads a small body whole: one buffer, no stream machinery. A client that
+ * sends nothing for `idleMs` gets 408, one that goes away 400.
+ */
+async function readWhole(request: Request, idleMs: number | undefined): Promise<Uint8Array> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const expired = idleMs === undefined ? null : new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(new StorageError("Timeout", `no body bytes for ${idleMs / 1000} s`)),
+      idleMs,
+    );
+  });
+  const reading = request.bytes();
+  try {
+    return await (expired ? Promise.race([reading, expired]) : reading);
+  } catch (err) {
+    reading.catch(() => {}); // the client may still answer after the timeout
+    if (err instanceof StorageError) throw err;
+    throw new StorageError("IncompleteBody", "the client stopped sending the body", { cause: err });
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 function parseContentLength(request: Request): number | null {
   const header = request.headers.get("content-length");
   if (header === null) return null;
@@ -96,7 +125,7 @@ function count(
 
 async function createRepo(
   { storage }: HandlerDeps,
-  { request, target, access }: RequestContext,
+  { request, target, access, signal }: RequestContext,
 ): Promise<Response> {
   if (new URL(request.url).searchParams.get("create") !== "true") {
     throw new HttpError(STATUS_CODE.BadRequest, "POST on a repository needs ?create=true");
@@ -104,7 +133,7 @@ async function createRepo(
   if (!mayCreateRepo(access)) {
     throw new HttpError(STATUS_CODE.Forbidden, `Cannot create a repository in ${access} mode`);
   }
-  await storage.createRepo(target.repo, { signal: request.signal });
+  await storage.createRepo(target.repo, { signal: signal });
   return ok();
 }
 
@@ -117,7 +146,7 @@ async function hasFreshLock(
   repo: RepoPath,
   signal: AbortSignal,
 ): Promise<boolean> {
-  let locks: AsyncIterable<{ mtimeMs?: number }>;
+  let locks: AsyncIterable<{ mtimeMs?: number }[]>;
   try {
     locks = await storage.list(repo, "locks", true, { withTimes: true, signal });
   } catch (err) {
@@ -125,14 +154,16 @@ async function hasFreshLock(
     throw err;
   }
   const since = Date.now() - FRESH_LOCK_MS;
-  for await (const lock of locks) if ((lock.mtimeMs ?? Date.now()) > since) return true;
+  for await (const page of locks) {
+    if (page.some((lock) => (lock.mtimeMs ?? Date.now()) > since)) return true;
+  }
   return false;
 }
 
 /** `DELETE {repo}/`: removes a whole repository, when the server and the user's rights allow. */
 async function deleteRepo(
   { storage, log, allowRepoDelete }: HandlerDeps,
-  { request, target, access, user }: RequestContext,
+  { target, access, user, signal }: RequestContext,
 ): Promise<Response> {
   const where = formatRepo(target.repo);
   if (!allowRepoDelete) {
@@ -144,10 +175,10 @@ async function deleteRepo(
   if (!mayDeleteRepo(access)) {
     throw new HttpError(STATUS_CODE.Forbidden, `Cannot delete a repository in ${access} mode`);
   }
-  if (await hasFreshLock(storage, target.repo, request.signal)) {
+  if (await hasFreshLock(storage, target.repo, signal)) {
     throw new HttpError(STATUS_CODE.Conflict, `${where} holds a lock younger than 30 minutes`);
   }
-  if (!(await storage.removeRepo(target.repo, { signal: request.signal }))) {
+  if (!(await storage.removeRepo(target.repo, { signal: signal }))) {
     throw new HttpError(STATUS_CODE.NotFound, `no repository at ${where}`);
   }
   log.info(`deleted repository ${where} (user ${user === null ? "-" : `"${user}"`})`);
@@ -156,9 +187,9 @@ async function deleteRepo(
 
 async function headObject(
   { storage }: HandlerDeps,
-  { request, target }: RequestContext,
+  { target, signal }: RequestContext,
 ): Promise<Response> {
-  const size = await storage.stat(objectRef(target), { signal: request.signal });
+  const size = await storage.stat(objectRef(target), { signal: signal });
   return new Response(null, {
     status: STATUS_CODE.OK,
     headers: { ...OBJECT_HEADERS, "content-length": String(size) },
@@ -166,8 +197,8 @@ async function headObject(
 }
 
 async function getObject(deps: HandlerDeps, ctx: RequestContext): Promise<Response> {
-  const { request, target } = ctx;
-  const object = await deps.storage.open(objectRef(target), { signal: request.signal });
+  const { request, target, signal } = ctx;
+  const object = await deps.storage.open(objectRef(target), { signal: signal });
   const { size } = object;
   const range = parseRange(request.headers.get("range"), size);
   if (range.kind === "unsatisfiable") {
@@ -180,14 +211,14 @@ async function getObject(deps: HandlerDeps, ctx: RequestContext): Promise<Respon
   }
   if (range.kind === "full") {
     count(deps, "read", ctx, size);
-    return new Response(object.stream(0, size - 1), {
+    return new Response(object.body(0, size - 1), {
       status: STATUS_CODE.OK,
       headers: { ...OBJECT_HEADERS, "content-length": String(size) },
     });
   }
   const { start, end } = range;
   count(deps, "read", ctx, end - start + 1);
-  return new Response(object.stream(start, end), {
+  return new Response(object.body(start, end), {
     status: STATUS_CODE.PartialContent,
     headers: {
       ...OBJECT_HEADERS,
@@ -198,43 +229,49 @@ async function getObject(deps: HandlerDeps, ctx: RequestContext): Promise<Respon
 }
 
 async function saveObject(deps: HandlerDeps, ctx: RequestContext): Promise<Response> {
-  const { request, target, access } = ctx;
+  const { request, target, access, signal } = ctx;
   const ref = objectRef(target);
   if (!mayWrite(access, ref.type)) {
     throw new HttpError(STATUS_CODE.Forbidden, `Cannot store ${ref.type} in ${access} mode`);
   }
   const contentLength = parseContentLength(request);
-  const saved = await deps.storage.save(ref, request.body, {
+  const small = contentLength !== null && contentLength <= WHOLE_BODY_BYTES;
+  const body = small ? await readWhole(request, deps.idleTimeoutMs) : request.body;
+  const saved = await deps.storage.save(ref, body, {
     verifyHash: deps.verifyUpload,
     contentLength,
     idleTimeoutMs: deps.idleTimeoutMs,
-    signal: request.signal,
+    signal: signal,
   });
   if (saved.created) count(deps, "write", ctx, saved.size);
   return ok();
 }
 
 async function deleteObject(deps: HandlerDeps, ctx: RequestContext): Promise<Response> {
-  const { request, target, access } = ctx;
+  const { target, access, signal } = ctx;
   const ref = objectRef(target);
   if (!mayDelete(access, ref.type)) {
     throw new HttpError(STATUS_CODE.Forbidden, `Cannot delete ${ref.type} in ${access} mode`);
   }
-  const removed = await deps.storage.remove(ref, { signal: request.signal });
+  const removed = await deps.storage.remove(ref, { signal: signal });
   if (removed.existed !== false) count(deps, "delete", ctx, removed.size ?? 0);
   return ok();
 }
 
 async function listObjects(
   { storage }: HandlerDeps,
-  { request, target }: RequestContext,
+  { request, target, signal }: RequestContext,
 ): Promise<Response> {
   if (target.kind !== "list") throw new Error("listObjects needs a list target");
   const v2 = request.headers.get("accept") === LIST_V2_MEDIA_TYPE;
-  const entries = await storage.list(target.repo, target.type, v2, { signal: request.signal });
+  const entries = await storage.list(target.repo, target.type, v2, { signal: signal });
+  // Listed names are 64 hex digits (the contract): nothing to escape.
   const body = v2
-    ? jsonArrayStream(entries, ({ name, size }) => ({ name, size }))
-    : jsonArrayStream(entries, ({ name }) => name);
+    ? jsonPagesStream(
+      entries,
+      (page) => page.map((o) => `{"name":"${o.name}","size":${o.size}}`).join(","),
+    )
+    : jsonPagesStream(entries, (page) => page.map((o) => `"${o.name}"`).join(","));
   return new Response(body, {
     status: STATUS_CODE.OK,
     headers: { "content-type": v2 ? LIST_V2_MEDIA_TYPE : LIST_V1_MEDIA_TYPE },

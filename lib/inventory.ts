@@ -16,6 +16,8 @@ import type { ObjectRef, SaveResult, Storage } from "./storage/types.ts";
 export interface RepoStats {
   /** Bytes of every object and the config. */
   bytes: number;
+  /** Objects, the config included. */
+  count: number;
   objects: Record<ObjectType, number>;
   /** Snapshot name → modification time (ms); snapshots are few, so kept whole. */
   snapshots: Map<string, number>;
@@ -26,15 +28,22 @@ export interface RepoStats {
 function emptyStats(): RepoStats {
   return {
     bytes: 0,
+    count: 0,
     objects: Object.fromEntries(OBJECT_TYPES.map((t) => [t, 0])) as Record<ObjectType, number>,
     snapshots: new Map(),
     lastWriteMs: 0,
   };
 }
 
-/** Per-repository totals, and byte totals for every folder prefix. */
+/**
+ * Per-repository totals, and byte totals for every folder prefix: memory
+ * grows with the number of repositories and snapshots, never with the
+ * number of objects.
+ */
 export class Inventory {
   readonly #repos = new Map<string, RepoStats>();
+  #complete = false;
+  #objects = 0;
   /** `/`, `/a/`, `/a/b/` → bytes stored at or below that folder. */
   readonly #bytesUnder = new Map<string, number>();
 
@@ -60,7 +69,9 @@ export class Inventory {
    * @param mtimeMs When it was written.
    */
   added(ref: ObjectRef, size: number, mtimeMs: number): void {
+    this.#objects++;
     const stats = this.#stats(ref.repo);
+    stats.count++;
     stats.bytes += size;
     this.#addBytes(ref.repo, size);
     if (ref.type === "config") return;
@@ -85,7 +96,9 @@ export class Inventory {
    * @param size Its size.
    */
   removed(ref: ObjectRef, size: number): void {
+    this.#objects--;
     const stats = this.#stats(ref.repo);
+    stats.count--;
     stats.bytes -= size;
     this.#addBytes(ref.repo, -size);
     if (ref.type === "config") return;
@@ -103,6 +116,7 @@ export class Inventory {
     const stats = this.#repos.get(key);
     if (!stats) return;
     this.#addBytes(repo, -stats.bytes);
+    this.#objects -= stats.count;
     this.#repos.delete(key);
   }
 
@@ -114,6 +128,21 @@ export class Inventory {
    */
   bytesUnder(scope: RepoPath): number {
     return this.#bytesUnder.get(formatRepo(scope)) ?? 0;
+  }
+
+  /** Whether the scan of what was stored before the server started has finished. */
+  get complete(): boolean {
+    return this.#complete;
+  }
+
+  /** Objects (and configs) counted so far. */
+  get objects(): number {
+    return this.#objects;
+  }
+
+  /** Marks the scan of what was stored before the start as finished. */
+  markComplete(): void {
+    this.#complete = true;
   }
 
   /**

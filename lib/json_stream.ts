@@ -1,26 +1,27 @@
 /**
- * A JSON array produced as a byte stream, item by item, so that a listing of
+ * A JSON array produced as a byte stream, page by page, so that a listing of
  * a million objects starts at once and never sits whole in memory.
  *
  * @module
  */
 
-/** Bytes of JSON text gathered before a chunk is sent. */
+/** Characters of JSON text gathered before a chunk is sent. */
 const CHUNK_CHARS = 64 << 10;
 
 /**
- * Streams `items` as a JSON array.
+ * Streams pages of items as one JSON array.
  *
- * @param items The items, produced lazily.
- * @param toJson Maps an item to the value written for it.
+ * @param pages The items, a page at a time, produced lazily.
+ * @param encode Writes one page's items as JSON values joined by commas
+ *   (the caller knows them: object names need no escaping).
  * @returns UTF-8 bytes of `[…]`; `[]` when there are no items.
  */
-export function jsonArrayStream<T>(
-  items: AsyncIterable<T>,
-  toJson: (item: T) => unknown,
+export function jsonPagesStream<T>(
+  pages: AsyncIterable<T[]>,
+  encode: (page: T[]) => string,
 ): ReadableStream<Uint8Array> {
   const encoder = new TextEncoder();
-  const iterator = items[Symbol.asyncIterator]();
+  const iterator = pages[Symbol.asyncIterator]();
   let first = true;
   let done = false;
   return new ReadableStream<Uint8Array>({
@@ -34,7 +35,8 @@ export function jsonArrayStream<T>(
           text += "]";
           break;
         }
-        text += (first ? "" : ",") + JSON.stringify(toJson(next.value));
+        if (next.value.length === 0) continue;
+        text += (first ? "" : ",") + encode(next.value);
         first = false;
       }
       controller.enqueue(encoder.encode(text));

@@ -17,6 +17,8 @@ export interface Logger {
   /** One line per request and every 4xx reason; dropped unless debugging. */
   debug(message: string): void;
   readonly debugEnabled: boolean;
+  /** Whether access lines are written (so a request need not build one for nothing). */
+  readonly accessEnabled: boolean;
   /** One access log line per request; dropped unless `--log` is set. */
   access(entry: AccessEntry): void;
 }
@@ -99,6 +101,7 @@ export function createLogger(options: LoggerOptions): Logger {
     error: (message) => write(`error: ${message}`),
     debug: options.debug ? (message) => write(`debug: ${message}`) : () => {},
     debugEnabled: options.debug,
+    accessEnabled: options.writeAccess !== undefined,
     access: options.writeAccess
       ? ((writeAccess) => (entry: AccessEntry) => writeAccess(formatCombinedLog(entry)))(
         options.writeAccess,

@@ -119,6 +119,12 @@ export class Metrics {
       family("restic_rest_stored_bytes", "gauge", "Bytes stored in the whole data directory", [
         `restic_rest_stored_bytes ${this.#inventory.bytesUnder([])}`,
       ]),
+      family(
+        "restic_rest_inventory_complete",
+        "gauge",
+        "1 once what was stored before the start is counted; until then sizes and limits see only part of it",
+        [`restic_rest_inventory_complete ${this.#inventory.complete ? 1 : 0}`],
+      ),
       ...(this.#connections ? connectionFamilies(this.#connections) : []),
       ...(this.#maxBytes === null ? [] : [
         family("restic_rest_max_size_bytes", "gauge", "The data directory budget (--max-size)", [

@@ -68,6 +68,11 @@ export async function startServer(config: ServeConfig, log: Logger): Promise<Run
   if (front.connections) wiring.metrics?.countConnections(front.connections);
   const address = formatAddress(await front.serve(wiring.app.handle));
   log.info(`start server on ${address}`);
+  // Served at once; what was stored before is counted meanwhile (limits apply to what is known).
+  wiring.buildInventory().then(
+    (line) => log.info(line),
+    (err) => log.error(`cannot count what is stored: ${(err as Error).message}`),
+  );
 
   let stopping: Promise<void> | null = null;
   function shutdown(): Promise<void> {

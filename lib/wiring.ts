@@ -32,6 +32,11 @@ export interface Wiring {
   tls: { cert: string; key: string } | null;
   /** What the server prints before `start server on …`. */
   startupLines: string[];
+  /**
+   * Counts what was stored before the start (and removes crash leftovers),
+   * while the server already answers; settles with the line to log.
+   */
+  buildInventory(): Promise<string>;
   /** Re-reads the htpasswd file (SIGHUP). */
   reload(): Promise<void>;
 }
@@ -89,6 +94,26 @@ function buildStorage(config: ServeConfig, inventory: Inventory, policy: Policy 
   ]);
 }
 
+/** Scans the storage into the inventory; the line says what was found and removed. */
+async function countStored(
+  storage: Storage,
+  inventory: Inventory,
+  maxSize: number | null,
+): Promise<string> {
+  const started = Date.now();
+  const { removedTempFiles, finishedRemovals = 0 } = await storage.scan(() => {});
+  inventory.markComplete();
+  return [
+    `inventory complete: ${inventory.objects} object(s), ${inventory.bytesUnder([])} bytes stored` +
+    (maxSize === null ? "" : ` of ${maxSize} (--max-size)`) +
+    ` (${((Date.now() - started) / 1000).toFixed(1)}s)`,
+    ...(removedTempFiles > 0 ? [`removed ${removedTempFiles} unfinished upload(s)`] : []),
+    ...(finishedRemovals > 0
+      ? [`finished ${finishedRemovals} interrupted repository removal(s)`]
+      : []),
+  ].join("; ");
+}
+
 /** The start-up lines that describe the flags in effect. */
 function flagLines(config: ServeConfig, metrics: Metrics | null, policy: Policy | null): string[] {
   return [
@@ -118,7 +143,6 @@ export async function wire(config: ServeConfig, log: Logger): Promise<Wiring> {
   const inventory = new Inventory();
   const storage = buildStorage(config, inventory, policy);
   await storage.prepare();
-  const { removedTempFiles, finishedRemovals = 0 } = await storage.scan(() => {});
   const metrics = config.prometheus ? new Metrics(inventory, config.maxSize) : null;
   const app = trackInFlight(createApp({
     storage,
@@ -127,27 +151,22 @@ export async function wire(config: ServeConfig, log: Logger): Promise<Wiring> {
     policy,
     metrics,
     metricsNoAuth: config.prometheusNoAuth,
+    inventoryComplete: () => inventory.complete,
     idleTimeoutMs: config.idleTimeoutSeconds > 0 ? config.idleTimeoutSeconds * 1000 : undefined,
     verifyUpload: config.verifyUpload,
     allowRepoDelete: config.allowRepoDelete,
     appendOnly: config.appendOnly,
     privateRepos: config.privateRepos,
   }));
-  const stored = `stored: ${inventory.bytesUnder([])} bytes` +
-    (config.maxSize === null ? "" : ` of ${config.maxSize} (--max-size)`);
   const startupLines = [
     `restic-rest ${VERSION}`,
     authLine,
     await describeStorage(config.storage),
-    ...(removedTempFiles > 0 ? [`removed ${removedTempFiles} unfinished upload(s)`] : []),
-    ...(finishedRemovals > 0
-      ? [`finished ${finishedRemovals} interrupted repository removal(s)`]
-      : []),
-    stored,
     ...flagLines(config, metrics, policy),
   ];
+  const buildInventory = () => countStored(storage, inventory, config.maxSize);
   const reload = async (): Promise<void> => {
     if (auth instanceof HtpasswdAuth) await auth.reload("SIGHUP");
   };
-  return { app, storage, inventory, metrics, tls, startupLines, reload };
+  return { app, storage, inventory, metrics, tls, startupLines, buildInventory, reload };
 }

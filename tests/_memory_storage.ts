@@ -23,6 +23,7 @@ import {
   type SaveResult,
   type Storage,
   StorageError,
+  type UploadBody,
 } from "../lib/storage/types.ts";
 
 /** The key prefix of a repository: `""` for the root, `a/b/` below. */
@@ -39,13 +40,14 @@ export function keyOf(ref: ObjectRef): string {
 }
 
 /** Reads a whole body, failing like a real storage when the client goes quiet or short. */
-async function readBody(
-  body: ReadableStream<Uint8Array> | null,
-  options: SaveOptions,
-): Promise<Uint8Array> {
+async function readBody(body: UploadBody, options: SaveOptions): Promise<Uint8Array> {
   const chunks: Uint8Array[] = [];
   let total = 0;
-  if (body) {
+  if (body instanceof Uint8Array) {
+    chunks.push(body);
+    total = body.length;
+    options.onReceive?.(total);
+  } else if (body) {
     try {
       for await (const chunk of body) {
         chunks.push(chunk);
@@ -122,7 +124,7 @@ export class MemoryStorage implements Storage {
     const stored = this.#get(ref);
     return Promise.resolve({
       size: stored.length,
-      stream: (start, end) => new Blob([stored.slice(start, end + 1)]).stream(),
+      body: (start, end) => stored.slice(start, end + 1),
       close: () => {},
     });
   }
@@ -131,15 +133,11 @@ export class MemoryStorage implements Storage {
     return Promise.resolve(this.#get(ref).length);
   }
 
-  async save(
-    ref: ObjectRef,
-    body: ReadableStream<Uint8Array> | null,
-    options: SaveOptions,
-  ): Promise<SaveResult> {
+  async save(ref: ObjectRef, body: UploadBody, options: SaveOptions): Promise<SaveResult> {
     const key = keyOf(ref);
     const verify = options.verifyHash && ref.type !== "config";
     if (this.objects.has(key) && !verify) {
-      await body?.cancel().catch(() => {});
+      if (body instanceof ReadableStream) await body.cancel().catch(() => {});
       throw new StorageError("AlreadyExists", `${key} exists and is never overwritten`);
     }
     const bytes = await readBody(body, options);
@@ -164,7 +162,7 @@ export class MemoryStorage implements Storage {
     type: ObjectType,
     withSizes: boolean,
     options: ListOptions = {},
-  ): Promise<AsyncIterable<ObjectInfo>> {
+  ): Promise<AsyncIterable<ObjectInfo[]>> {
     if (!(await this.repoExists(repo))) {
       throw new StorageError("NotFound", `no repository at /${prefixOf(repo)}`);
     }
@@ -181,7 +179,7 @@ export class MemoryStorage implements Storage {
       entries.push(options.withTimes ? { name, size, mtimeMs } : { name, size });
     }
     return (async function* () {
-      yield* entries;
+      for (let i = 0; i < entries.length; i += 100) yield entries.slice(i, i + 100);
     })();
   }
 

@@ -1,13 +1,87 @@
 /**
- * The benchmark harness still runs: `bench/run.ts --quick` against both
- * servers, every scenario at toy sizes. Structure only, never timing.
+ * The benchmark harness: its report (medians, target ratios) from recorded
+ * results, what it says when an instrument is missing, and, where the native
+ * load generator can be built here, `--quick` end to end. Structure only,
+ * never timing.
  */
 import assert from "node:assert/strict";
+import { join } from "node:path";
+import { medians, samplesOf, table } from "../bench/report.ts";
+import { defaultToolsDir } from "../bench/tools.ts";
 import { E2E, PROJECT_ROOT, runCommand, tempDir } from "./_helpers.ts";
 
+const UPLOAD = {
+  scenario: "upload",
+  label: "upload-c8",
+  MB_s: 400,
+  p50_ms: 10,
+  p99_ms: 20,
+  blobs: 64,
+  blob_mib: 16,
+  server_cpu_s: 2,
+  server_vmhwm_kb: 80 * 1024,
+};
+
+Deno.test("samplesOf() turns a load-generator result into throughput, latency, CPU and memory", () => {
+  const samples = samplesOf("restic-rest", UPLOAD);
+  const byRow = Object.fromEntries(samples.map((s) => [s.row, s.value]));
+  assert.equal(byRow["upload-c8 MB/s"], 400);
+  assert.equal(byRow["upload-c8 p99 ms"], 20);
+  assert.ok(Math.abs(byRow["upload-c8 CPU s/GB"] - 2 / (64 * 16 * 2 ** 20 / 1e9)) < 1e-9);
+  assert.equal(byRow["upload-c8 peak RSS MiB"], 80);
+  assert.deepEqual(samplesOf("x", { label: "upload-c8", error: "HTTP 500" }), []);
+});
+
+Deno.test("table() gives medians over rounds and judges each target against the same run", () => {
+  const samples = [
+    ...samplesOf("restic-rest", UPLOAD),
+    ...samplesOf("restic-rest", { ...UPLOAD, MB_s: 420 }),
+    ...samplesOf("restic-rest", { ...UPLOAD, MB_s: 380 }),
+    ...samplesOf("ceiling", { ...UPLOAD, MB_s: 500 }),
+    ...samplesOf("restic-rest+auth+log", { ...UPLOAD, MB_s: 300 }),
+  ];
+  assert.equal(medians(samples).get("restic-rest\u0000upload-c8 MB/s"), 400);
+  const text = table(samples);
+  assert.match(
+    text,
+    /^\| upload-c8 MB\/s \| 400 \| 500 \| 300 \| ≥ 0\.9× ceiling \| 0\.80× \| \*\*no\*\* \|$/m,
+  );
+  assert.match(text, /\| \+auth\+log ≥ 0\.9× no auth \| 0\.75× \| \*\*no\*\* \|$/m);
+  assert.match(text, /^\| upload-c8 peak RSS MiB \| 80\.0 .*\| ≤ 96 MiB \| 80\.0 \| yes \|$/m);
+});
+
 Deno.test({
-  name: "deno task bench --quick prints one row per scenario for restic-rest and rclone",
+  name: "deno task bench says how to get the load generator when it is missing",
   ...E2E,
+  async fn() {
+    await using work = await tempDir();
+    const result = await runCommand(Deno.execPath(), [
+      "run",
+      "--allow-all",
+      `${PROJECT_ROOT}bench/run.ts`,
+      "--quick",
+      "--tools",
+      join(work.path, "nothing-here"),
+      "--dir",
+      work.path,
+    ]);
+    assert.equal(result.code, 1);
+    assert.match(result.stderr, /skipped: restbench \(the native load generator\) not found/);
+    assert.match(result.stderr, /skipped: the Deno\.serve ceiling skipped/);
+    assert.match(result.stderr, /cannot measure without the native load generator/);
+  },
+});
+
+const toolsHere = await Deno.stat(join(defaultToolsDir(), "restbench", "main.go")).then(
+  () => true,
+  () => false,
+);
+const goHere = (await runCommand("sh", ["-c", "command -v go"])).code === 0;
+
+Deno.test({
+  name: "deno task bench --quick runs every part against every server and writes the table",
+  ...E2E,
+  ignore: !toolsHere || !goHere,
   async fn() {
     await using work = await tempDir();
     const result = await runCommand(Deno.execPath(), [
@@ -21,26 +95,29 @@ Deno.test({
     assert.equal(result.code, 0, result.stderr);
     for (
       const row of [
-        "disk limit",
-        "upload c1",
-        "upload c8",
-        "RSS rise, 8 uploads over idle",
-        "download c1",
-        "download c8",
-        "range c8",
-        "small c32",
-        "list 2k v1",
-        "list 2k v2",
-        "list 2k v2 first byte",
-        "restic backup through the server",
-        "peak RSS, list v2",
+        "idle RSS, objects stored MiB",
+        "upload-c1 MB/s",
+        "upload-c8 MB/s",
+        "download-c1 MB/s",
+        "download-c8 CPU s/GB",
+        "range-c8 req/s",
+        "small-c32 CPU µs/req",
+        "list v2 s",
+        "idle RSS, empty MiB",
+        "restic backup s",
+        "million first answer ms",
+        "million v2 s",
       ]
     ) {
-      assert.match(result.stdout, new RegExp(`^\\| ${row.replace(/[()]/g, "\\$&")}`, "m"), row);
+      assert.match(result.stdout, new RegExp(`^\\| ${row} \\|`, "m"), row);
     }
-    const numbers = /^\| upload c1 +\| MB\/s +\| ([\d.]+) +\| ([\d.]+) +\| ([\d.]+)×/m.exec(
+    assert.match(
       result.stdout,
+      /^\| figure \| restic-rest \| ceiling \| rest-server \| rclone \|/m,
     );
-    assert.ok(numbers, "upload c1 has figures for both servers and a ratio");
+    assert.match(
+      result.stdout,
+      /^\| small-c32 req\/s \| [\d.]+ \| [\d.]+ \| [\d.]+ \| [\d.]+ \| [\d.]+ \|/m,
+    );
   },
 });

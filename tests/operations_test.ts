@@ -206,7 +206,7 @@ Deno.test({
     await using server = await startServerProcess([dataDir]);
     const ok = await fetch(`${server.url}/healthz`);
     assert.equal(ok.status, 200);
-    assert.deepEqual(await ok.json(), { status: "ok" });
+    assert.deepEqual(await ok.json(), { status: "ok", inventory: "complete" });
     const repo = await fetch(`${server.url}/healthz/`);
     await repo.body?.cancel();
     assert.equal(repo.status, 401, "only the exact path skips authentication");
@@ -215,7 +215,11 @@ Deno.test({
     const down = await fetch(`${server.url}/healthz`);
     assert.equal(down.status, 503);
     const body = await down.json();
-    assert.deepEqual(body, { status: "unavailable" }, "reveals nothing about repositories");
+    assert.deepEqual(
+      body,
+      { status: "unavailable", inventory: "complete" },
+      "reveals nothing about repositories",
+    );
   },
 });
 

@@ -1,7 +1,7 @@
 /**
  * Slow clients: headers sent a byte a second are cut off after
- * --header-timeout and a stalled upload after --idle-timeout, while a slow
- * but steady 128 MiB upload completes.
+ * --header-timeout (the connection is closed) and a stalled upload after
+ * --idle-timeout (408), while a slow but steady 128 MiB upload completes.
  */
 import assert from "node:assert/strict";
 import {
@@ -109,7 +109,8 @@ Deno.test({
       slowHeadResult.cutAfter >= 1_500 && slowHeadResult.cutAfter < 6_000,
       `slow head cut off after ${slowHeadResult.cutAfter} ms`,
     );
-    assert.match(slowHeadResult.reply, /^HTTP\/1.1 408 Request Timeout\r\n/);
+    // The server closes it: nothing of the half-sent request reaches the app.
+    assert.equal(slowHeadResult.reply, "");
 
     const response = await slowUpload;
     await response.body?.cancel();
@@ -123,7 +124,9 @@ Deno.test({
       "the reason is logged",
     );
     assert.ok(
-      server.stderr.some((l) => /request head incomplete after 2s/.test(l)),
+      server.stderr.some((l) =>
+        /closed a connection from 127\.0\.0\.1: no request within 2s/.test(l)
+      ),
       "the slow head is logged",
     );
   },

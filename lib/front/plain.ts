@@ -1,7 +1,8 @@
 /**
- * The plain front: `Deno.serve` alone on the public address. It has no
- * timeout for request heads and no idle rule, so it suits a server behind a
- * reverse proxy that has them (`--header-timeout 0`).
+ * The plain front: `Deno.serve` alone on the public address, the fallback
+ * for `--header-timeout 0` on a Deno without per-connection serving. It has
+ * no timeout for request heads, no idle rule and no connection limit, so it
+ * suits a server behind a reverse proxy that has them.
  *
  * @module
  */
@@ -21,7 +22,9 @@ export interface PlainFrontOptions {
 
 /** Deno.serve on the public address. */
 export class PlainFront implements Front {
-  readonly description = "connection guard off (--header-timeout 0): put a reverse proxy in front";
+  readonly description =
+    "connection guard off (--header-timeout 0): put a reverse proxy in front; " +
+    "--keepalive-timeout and --max-connections need a Deno with per-connection serving";
   readonly connections = null;
   readonly failed: Promise<never> = new Promise<never>(() => {});
   readonly #options: PlainFrontOptions;

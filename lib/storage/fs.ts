@@ -9,12 +9,19 @@
 import { createHash } from "node:crypto";
 import { dirname, ensureDir, existsSync, join, syncDir } from "../fs_util.ts";
 import { toStorageError } from "./fs_errors.ts";
-import { listObjects, subfolders } from "./fs_list.ts";
+import { listPages, subfolders } from "./fs_list.ts";
 import { HealthProbe } from "./fs_health.ts";
-import { fileStream } from "./fs_read.ts";
+import { fileBody } from "./fs_read.ts";
 import { removalPending, removeRepository } from "./fs_remove.ts";
 import { walkRepositories } from "./fs_scan.ts";
-import { checkBody, DurableFile, publish, randomSuffix, receiveBody } from "./fs_upload.ts";
+import {
+  checkBody,
+  DurableFile,
+  publish,
+  randomSuffix,
+  receiveBody,
+  writeWhole,
+} from "./fs_upload.ts";
 import type { RepoPath } from "../repo_path.ts";
 import { dataSubfolders, OBJECT_TYPES, type ObjectType, TEMP_FILE_PREFIX } from "../restic.ts";
 import {
@@ -31,6 +38,7 @@ import {
   type SaveResult,
   type Storage,
   StorageError,
+  type UploadBody,
 } from "./types.ts";
 
 /** Options of {@link FsStorage}. */
@@ -160,7 +168,7 @@ export class FsStorage implements Storage {
       if (!info.isFile) throw new StorageError("NotFound", "open object: not a file");
       return {
         size: info.size,
-        stream: (start, end) => fileStream(file, start, end, info.size),
+        body: (start, end) => fileBody(file, start, end, info.size),
         close: () => file.close(),
       };
     } catch (err) {
@@ -181,12 +189,11 @@ export class FsStorage implements Storage {
     }
   }
 
-  /** Stores an object as docs/protocol.md §7 says: temp file, hash, fsync, link, fsync folder. */
-  async save(
-    ref: ObjectRef,
-    body: ReadableStream<Uint8Array> | null,
-    options: SaveOptions,
-  ): Promise<SaveResult> {
+  /**
+   * Stores an object as docs/protocol.md §7 says: temp file, hash, fsync,
+   * move into place without replacing anything, fsync of the folder.
+   */
+  async save(ref: ObjectRef, body: UploadBody, options: SaveOptions): Promise<SaveResult> {
     const name = ref.type === "config" ? "config" : ref.name;
     const verify = options.verifyHash && ref.type !== "config";
     const final = this.#path(ref);
@@ -198,26 +205,23 @@ export class FsStorage implements Storage {
     let file: DurableFile | null = null;
     const temp = join(dir, `${TEMP_FILE_PREFIX}${name}-${randomSuffix()}`);
     try {
-      file = new DurableFile(await this.#createTemp(temp, dir));
+      file = new DurableFile(this.#createTemp(temp, dir));
       this.#uploads.add(temp);
       if (this.#exactModes) await Deno.chmod(temp, this.#fileMode);
       const hash = verify ? createHash("sha256") : null;
-      const received = await receiveBody(
-        body,
-        file,
-        hash,
-        options.onReceive,
-        options.idleTimeoutMs,
-      );
+      const received = body instanceof Uint8Array
+        ? writeWhole(body, file, hash, options.onReceive)
+        : await receiveBody(body, file, hash, options.onReceive, options.idleTimeoutMs);
       checkBody(received, options, hash, name);
       await file.sync();
       file.file.close();
       file = null;
-      const created = publish(temp, final);
+      const created = publish(temp, final, verify);
       if (!created && !verify) {
         throw new StorageError("AlreadyExists", "stored meanwhile by another upload");
       }
-      if (created) this.#uploads.delete(temp); // the temp name is gone; nothing to clean up
+      if (!created) return { created, size: received }; // an identical object won the race
+      this.#uploads.delete(temp); // the temp name is gone; nothing to clean up
       await syncDir(dir);
       return { created, size: received };
     } catch (err) {
@@ -232,14 +236,14 @@ export class FsStorage implements Storage {
   }
 
   /** Creates an upload's temp file, and its folder only when that is missing. */
-  async #createTemp(temp: string, dir: string): Promise<Deno.FsFile> {
+  #createTemp(temp: string, dir: string): Deno.FsFile {
     const options = { write: true, createNew: true, mode: this.#fileMode };
     try {
-      return await Deno.open(temp, options);
+      return Deno.openSync(temp, options);
     } catch (err) {
       if (!(err instanceof Deno.errors.NotFound)) throw err;
-      await ensureDir(dir, this.#dirMode);
-      return await Deno.open(temp, options);
+      Deno.mkdirSync(dir, { recursive: true, mode: this.#dirMode });
+      return Deno.openSync(temp, options);
     }
   }
 
@@ -250,15 +254,17 @@ export class FsStorage implements Storage {
    */
   async #confirmExisting(
     ref: ObjectRef,
-    body: ReadableStream<Uint8Array> | null,
+    body: UploadBody,
     options: SaveOptions,
   ): Promise<SaveResult> {
     if (ref.type === "config" || !options.verifyHash) {
-      await body?.cancel().catch(() => {});
+      if (body instanceof ReadableStream) await body.cancel().catch(() => {});
       throw new StorageError("AlreadyExists", `${ref.type} exists and is never overwritten`);
     }
     const hash = createHash("sha256");
-    const received = await receiveBody(body, null, hash, undefined, options.idleTimeoutMs);
+    const received = body instanceof Uint8Array
+      ? writeWhole(body, null, hash)
+      : await receiveBody(body, null, hash, undefined, options.idleTimeoutMs);
     checkBody(received, options, hash, ref.name);
     return { created: false, size: received };
   }
@@ -285,7 +291,7 @@ export class FsStorage implements Storage {
     type: ObjectType,
     withSizes: boolean,
     options: ListOptions = {},
-  ): Promise<AsyncIterable<ObjectInfo>> {
+  ): Promise<AsyncIterable<ObjectInfo[]>> {
     const typeDir = join(this.#repoDir(repo), type);
     try {
       if (removalPending(this.#repoDir(repo))) {
@@ -297,7 +303,7 @@ export class FsStorage implements Storage {
       throw toStorageError(err, `list ${type}`);
     }
     const folders = type === "data" ? subfolders(typeDir) : [typeDir];
-    return listObjects(folders, { withSizes, withTimes: options.withTimes }, options.signal);
+    return listPages(folders, { withSizes, withTimes: options.withTimes }, options.signal);
   }
 
   /** Whether the data folder takes writes (see `fs_health.ts`). */

@@ -10,8 +10,8 @@ import { join } from "../fs_util.ts";
 import { isObjectName } from "../restic.ts";
 import type { ObjectInfo } from "./types.ts";
 
-/** How many `lstat` calls a v2 listing makes between yields. */
-const LIST_STAT_BATCH = 128;
+/** The most entries in one page of a listing (a flat folder can be large). */
+const PAGE_ENTRIES = 2048;
 
 /** The visible subfolders of `data/` (the `xx` fan-out), as paths. */
 export function* subfolders(dataDir: string): Generator<string> {
@@ -32,13 +32,14 @@ function readFolder(folder: string): Deno.DirEntry[] {
 
 /**
  * The objects in these folders whose names are valid object names (temp
- * files and strays are skipped), with their sizes (and times) when asked.
+ * files and strays are skipped), with their sizes (and times) when asked, a
+ * page per folder (at most {@link PAGE_ENTRIES} entries).
  */
-export async function* listObjects(
+export async function* listPages(
   folders: AsyncIterable<string> | Iterable<string>,
   detail: { withSizes: boolean; withTimes?: boolean },
   signal?: AbortSignal,
-): AsyncGenerator<ObjectInfo> {
+): AsyncGenerator<ObjectInfo[]> {
   const { withSizes, withTimes = false } = detail;
   for await (const folder of folders) {
     if (signal?.aborted) return;
@@ -49,28 +50,35 @@ export async function* listObjects(
     for (const entry of readFolder(folder)) {
       if (entry.isFile && isObjectName(entry.name)) names.push(entry.name);
     }
-    if (!withSizes && !withTimes) {
-      for (const name of names) yield { name, size: -1 };
-      continue;
-    }
-    // Synchronous lstat in small batches: a thread-pool round trip per file
-    // costs several times the system call itself, and a batch blocks the
-    // event loop for well under a millisecond.
-    for (let i = 0; i < names.length; i += LIST_STAT_BATCH) {
-      const batch: ObjectInfo[] = [];
-      for (const name of names.slice(i, i + LIST_STAT_BATCH)) {
-        try {
-          const info = Deno.lstatSync(join(folder, name));
-          batch.push(
-            withTimes
-              ? { name, size: info.size, mtimeMs: info.mtime?.getTime() ?? 0 }
-              : { name, size: info.size },
-          );
-        } catch {
-          // deleted meanwhile
-        }
-      }
-      yield* batch;
+    for (let i = 0; i < names.length; i += PAGE_ENTRIES) {
+      const part = names.slice(i, i + PAGE_ENTRIES);
+      yield withSizes || withTimes ? describe(folder, part, withTimes) : part.map(nameOnly);
     }
   }
+}
+
+function nameOnly(name: string): ObjectInfo {
+  return { name, size: -1 };
+}
+
+/**
+ * Sizes (and times) by synchronous lstat: a thread-pool round trip per file
+ * costs several times the system call itself, and a page blocks the event
+ * loop for a few milliseconds at most.
+ */
+function describe(folder: string, names: string[], withTimes: boolean): ObjectInfo[] {
+  const page: ObjectInfo[] = [];
+  for (const name of names) {
+    try {
+      const info = Deno.lstatSync(`${folder}/${name}`);
+      page.push(
+        withTimes
+          ? { name, size: info.size, mtimeMs: info.mtime?.getTime() ?? 0 }
+          : { name, size: info.size },
+      );
+    } catch {
+      // deleted meanwhile
+    }
+  }
+  return page;
 }

@@ -1,6 +1,7 @@
 /**
  * The read half of the file storage: an open file, or a slice of it, as a
- * stream that closes the file when it ends.
+ * response body: small objects and ranges read in one go into one buffer,
+ * larger reads as a stream that closes the file when it ends.
  *
  * @module
  */
@@ -8,62 +9,78 @@
 import { toStorageError } from "./fs_errors.ts";
 import { StorageError } from "./types.ts";
 
-/** Bytes per read call when streaming a bounded slice (restic's range reads are at most a few MiB). */
-const READ_CHUNK_BYTES = 256 << 10;
+/** Whole objects up to this size are read in one call: a stream costs more than the read. */
+const SMALL_OBJECT_BYTES = 64 << 10;
+/** Ranges up to this size are read in one call into one buffer (restic reads blobs, KiB to a few MiB). */
+const SINGLE_READ_BYTES = 1 << 20;
+/** Bytes per read when a bounded slice is streamed. */
+const STREAM_CHUNK_BYTES = 1 << 20;
+
+/** Fills `buffer` from the file's current position; the file must hold that many bytes. */
+function readFully(file: Deno.FsFile, buffer: Uint8Array): void {
+  let offset = 0;
+  while (offset < buffer.length) {
+    const read = file.readSync(buffer.subarray(offset));
+    if (read === null) throw new StorageError("Io", "object ended before its recorded size");
+    offset += read;
+  }
+}
 
 /**
- * Bytes `start`..`end` of an open file as a stream, closing the file when
- * the stream ends. A read to the end of the file uses Deno's own file stream,
- * which `Deno.serve` sends without a round trip through JavaScript per chunk.
+ * Bytes `start`..`end` of an open file as a response body, closing the file
+ * when done. A read to the end of a large file uses Deno's own file stream,
+ * which the HTTP server sends without JavaScript per chunk.
+ *
+ * @param file The open file; this takes it over.
+ * @param start The first byte.
+ * @param end The last byte (inclusive); `start - 1` for nothing.
+ * @param size The file's size.
+ * @returns The bytes, or a stream of them.
  */
-export function fileStream(
+export function fileBody(
   file: Deno.FsFile,
   start: number,
   end: number,
   size: number,
-): ReadableStream<Uint8Array> {
-  if (end === size - 1 && size > 0) {
-    if (start > 0) file.seekSync(start, Deno.SeekMode.Start);
-    return file.readable;
+): Uint8Array<ArrayBuffer> | ReadableStream<Uint8Array> {
+  const length = end - start + 1;
+  const whole = start === 0 && end === size - 1;
+  if (length <= SMALL_OBJECT_BYTES || (!whole && length <= SINGLE_READ_BYTES)) {
+    const bytes = new Uint8Array(length);
+    try {
+      if (start > 0) file.seekSync(start, Deno.SeekMode.Start);
+      readFully(file, bytes);
+    } catch (err) {
+      throw toStorageError(err, "read object");
+    } finally {
+      file.close();
+    }
+    return bytes;
   }
-  return sliceStream(file, start, end);
+  if (start > 0) file.seekSync(start, Deno.SeekMode.Start);
+  return end === size - 1 ? file.readable : sliceStream(file, length);
 }
 
-/** A bounded slice of an open file as a stream; the file is closed when the stream ends. */
-function sliceStream(file: Deno.FsFile, start: number, end: number): ReadableStream<Uint8Array> {
-  let position = start;
+/** The next `length` bytes of an open file as a stream; the file is closed when it ends. */
+function sliceStream(file: Deno.FsFile, length: number): ReadableStream<Uint8Array> {
+  let left = length;
   let closed = false;
   const close = (): void => {
     if (!closed) file.close();
     closed = true;
   };
   return new ReadableStream<Uint8Array>({
-    async start() {
-      if (start > 0) await file.seek(start, Deno.SeekMode.Start);
-    },
-    async pull(controller) {
-      const remaining = end + 1 - position;
-      if (remaining <= 0) {
-        close();
-        controller.close();
-        return;
-      }
-      const chunk = new Uint8Array(Math.min(READ_CHUNK_BYTES, remaining));
-      let read: number | null;
+    pull(controller) {
+      const chunk = new Uint8Array(Math.min(STREAM_CHUNK_BYTES, left));
       try {
-        read = await file.read(chunk);
+        readFully(file, chunk);
       } catch (err) {
         close();
         throw toStorageError(err, "read object");
       }
-      if (read === null) {
-        close();
-        controller.error(new StorageError("Io", "object ended before its recorded size"));
-        return;
-      }
-      position += read;
-      controller.enqueue(read === chunk.length ? chunk : chunk.subarray(0, read));
-      if (position > end) {
+      left -= chunk.length;
+      controller.enqueue(chunk);
+      if (left === 0) {
         close();
         controller.close();
       }

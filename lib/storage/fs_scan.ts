@@ -19,8 +19,8 @@ import {
 import { removalPending, removeRepository } from "./fs_remove.ts";
 import type { CleanupReport, FoundObject, ObjectRef } from "./types.ts";
 
-/** How many `stat` calls the walk makes at once. */
-const STAT_BATCH = 128;
+/** Entries handled between two yields to the event loop, so requests are served meanwhile. */
+const YIELD_EVERY = 1024;
 
 /** What the walk is told. */
 export interface WalkOptions {
@@ -31,46 +31,64 @@ export interface WalkOptions {
   signal?: AbortSignal;
 }
 
-/** One walk over the data folder. */
+/** A folder's entries; one that vanished meanwhile is empty. */
+function entriesOf(folder: string): Deno.DirEntry[] {
+  try {
+    return Array.from(Deno.readDirSync(folder));
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound) return [];
+    throw err;
+  }
+}
+
+/**
+ * One walk over the data folder. It reads and stats synchronously, a folder
+ * at a time, and yields to the event loop every {@link YIELD_EVERY} entries:
+ * cheaper than a thread-pool round trip per file, and it makes little
+ * garbage, so a large store does not grow the heap.
+ */
 class Walk {
   removedTempFiles = 0;
   finishedRemovals = 0;
+  #sinceYield = 0;
 
   constructor(readonly options: WalkOptions) {}
 
-  async removeTemp(path: string): Promise<void> {
-    if (this.options.live.has(path)) return;
-    await Deno.remove(path).catch(() => {});
-    this.removedTempFiles++;
+  async #tick(count = 1): Promise<void> {
+    this.#sinceYield += count;
+    if (this.#sinceYield < YIELD_EVERY) return;
+    this.#sinceYield = 0;
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    this.options.signal?.throwIfAborted();
   }
 
-  async report(folder: string, names: string[], ref: (name: string) => ObjectRef): Promise<void> {
+  #removeTemp(path: string): void {
+    if (this.options.live.has(path)) return;
+    try {
+      Deno.removeSync(path);
+      this.removedTempFiles++;
+    } catch { /* gone meanwhile */ }
+  }
+
+  #report(path: string, ref: ObjectRef): void {
     const { onObject } = this.options;
-    if (!onObject || names.length === 0) return;
-    const infos = await Promise.all(
-      names.map((n) => Deno.stat(join(folder, n)).catch(() => null)),
-    );
-    infos.forEach((info, i) => {
-      if (info?.isFile) {
-        onObject({ ref: ref(names[i]), size: info.size, mtimeMs: info.mtime?.getTime() ?? 0 });
-      }
-    });
+    if (!onObject) return;
+    try {
+      const info = Deno.lstatSync(path);
+      if (info.isFile) onObject({ ref, size: info.size, mtimeMs: info.mtime?.getTime() ?? 0 });
+    } catch { /* deleted meanwhile */ }
   }
 
   async objects(folder: string, repo: string[], type: ObjectType): Promise<void> {
-    let names: string[] = [];
-    const ref = (name: string): ObjectRef => ({ repo, type, name });
-    for await (const entry of Deno.readDir(folder)) {
-      const path = join(folder, entry.name);
-      if (entry.name.startsWith(TEMP_FILE_PREFIX)) await this.removeTemp(path);
+    for (const entry of entriesOf(folder)) {
+      const path = `${folder}/${entry.name}`;
+      if (entry.name.startsWith(TEMP_FILE_PREFIX)) this.#removeTemp(path);
       else if (entry.isDirectory && type === "data") await this.objects(path, repo, type);
-      else if (entry.isFile && isObjectName(entry.name)) names.push(entry.name);
-      if (names.length >= STAT_BATCH) {
-        await this.report(folder, names, ref);
-        names = [];
+      else if (entry.isFile && isObjectName(entry.name)) {
+        this.#report(path, { repo, type, name: entry.name });
       }
+      await this.#tick();
     }
-    await this.report(folder, names, ref);
   }
 
   async repository(dir: string, repo: string[]): Promise<void> {
@@ -81,11 +99,11 @@ class Walk {
       this.finishedRemovals++;
       if (!existsSync(dir)) return; // nothing nested was left in it
     }
-    for await (const entry of Deno.readDir(dir)) {
+    for (const entry of entriesOf(dir)) {
       const path = join(dir, entry.name);
-      if (entry.name.startsWith(TEMP_FILE_PREFIX)) await this.removeTemp(path);
+      if (entry.name.startsWith(TEMP_FILE_PREFIX)) this.#removeTemp(path);
       else if (entry.isFile && entry.name === "config") {
-        await this.report(dir, ["config"], () => ({ repo, type: "config" }));
+        this.#report(path, { repo, type: "config" });
       } else if (entry.isDirectory && isObjectType(entry.name)) {
         await this.objects(path, repo, entry.name);
       } else if (
@@ -93,6 +111,7 @@ class Walk {
       ) {
         await this.repository(path, [...repo, entry.name]);
       }
+      await this.#tick();
     }
   }
 }

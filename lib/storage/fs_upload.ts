@@ -80,6 +80,27 @@ async function readWithin<T>(read: Promise<T>, idleMs: number | undefined): Prom
   }
 }
 
+/**
+ * Takes a body that came whole (a small upload): hashes it and writes it in
+ * one call.
+ *
+ * @returns The number of bytes.
+ */
+export function writeWhole(
+  body: Uint8Array,
+  file: DurableFile | null,
+  hash: Hash | null,
+  onReceive?: (totalBytes: number) => void,
+): number {
+  onReceive?.(body.length);
+  hash?.update(body);
+  if (file) {
+    let offset = 0;
+    while (offset < body.length) offset += file.file.writeSync(body.subarray(offset));
+  }
+  return body.length;
+}
+
 /** Reads the next part of a body into the free end of `buffer` (whose memory moves). */
 async function readInto(
   reader: ReadableStreamBYOBReader,
@@ -219,14 +240,25 @@ export function checkBody(
 }
 
 /**
- * Moves a finished temp file onto its final name without ever replacing an
- * existing object: a hard link fails when the name exists, so a racing
- * upload of the same object learns that it lost (and nothing is counted
- * twice). Where the file system has no hard links, a checked rename stands in.
+ * Moves a finished temp file onto its final name without replacing another
+ * object. A verified object is renamed after a check that nothing is there:
+ * both are synchronous, so no other upload in this process runs between
+ * them, and racing identical uploads count once (one rename: fewer disk
+ * writes than link and unlink). The config and unverified objects are hard
+ * linked, which fails when the name exists, whoever made it; where the file
+ * system has no hard links, a checked rename stands in.
  *
+ * @param temp The finished temp file.
+ * @param final The object's name.
+ * @param verified Whether the content was checked against the name.
  * @returns `false` when the final name existed already (the temp file stays).
  */
-export function publish(temp: string, final: string): boolean {
+export function publish(temp: string, final: string, verified: boolean): boolean {
+  if (verified) {
+    if (existsSync(final)) return false;
+    Deno.renameSync(temp, final);
+    return true;
+  }
   try {
     Deno.linkSync(temp, final);
   } catch (err) {

@@ -36,12 +36,16 @@ export interface ObjectInfo {
   mtimeMs?: number;
 }
 
-/** An object opened for reading: its size, and a way to stream a slice. */
+/** An object opened for reading: its size, and a way to read a slice. */
 export interface OpenedObject {
   readonly size: number;
-  /** Streams bytes `start`..`end` inclusive; the object is closed when the stream ends. */
-  stream(start: number, end: number): ReadableStream<Uint8Array>;
-  /** Closes the object without streaming it. */
+  /**
+   * Bytes `start`..`end` inclusive (`end = start - 1` for none): read whole
+   * when that is cheaper, streamed otherwise; the object is closed when they
+   * have been read.
+   */
+  body(start: number, end: number): Uint8Array<ArrayBuffer> | ReadableStream<Uint8Array>;
+  /** Closes the object without reading it. */
   close(): void;
 }
 
@@ -71,6 +75,9 @@ export interface SaveOptions extends CallOptions {
   /** Fail with `Timeout` when no byte arrives for this long (ms); none when absent. */
   idleTimeoutMs?: number;
 }
+
+/** An upload's body: streamed, or whole when it is small; `null` when empty. */
+export type UploadBody = ReadableStream<Uint8Array> | Uint8Array | null;
 
 /** What a save did: `created` false means an identical object was there already. */
 export interface SaveResult {
@@ -174,24 +181,25 @@ export interface Storage {
   open(ref: ObjectRef, options?: CallOptions): Promise<OpenedObject>;
   /** The size of an object. Throws `NotFound`. */
   stat(ref: ObjectRef, options?: CallOptions): Promise<number>;
-  /** Stores an object durably, or confirms an identical one (the protocol's "storing an object"). */
-  save(
-    ref: ObjectRef,
-    body: ReadableStream<Uint8Array> | null,
-    options: SaveOptions,
-  ): Promise<SaveResult>;
+  /**
+   * Stores an object durably, or confirms an identical one (the protocol's
+   * "storing an object"). A small body may come whole, a large one streams.
+   */
+  save(ref: ObjectRef, body: UploadBody, options: SaveOptions): Promise<SaveResult>;
   /** Deletes an object; succeeds when it is missing. */
   remove(ref: ObjectRef, options?: CallOptions): Promise<RemoveResult>;
   /**
-   * Lists the valid object names of one type. Throws `NotFound` (before any
-   * entry) when the repository does not exist.
+   * Lists the valid object names of one type, in pages as the medium gives
+   * them (a folder, a page of a bucket listing): never the whole list at
+   * once. Throws `NotFound` (before any page) when the repository does not
+   * exist.
    */
   list(
     repo: RepoPath,
     type: ObjectType,
     withSizes: boolean,
     options?: ListOptions,
-  ): Promise<AsyncIterable<ObjectInfo>>;
+  ): Promise<AsyncIterable<ObjectInfo[]>>;
   /** Stops uploads still running and removes what they wrote; called at shutdown. */
   abortUploads(): Promise<void>;
   /** Whether the medium takes writes now; cached, so a flood of probes costs nothing. */
