@@ -27,14 +27,29 @@ import type { Tools } from "./tools.ts";
 /** The scenarios the `+auth+log` variant runs: its rows are compared with the plain ones. */
 const AUTH_LOG_SCENARIOS = ["upload-c8", "small-c32"];
 
+/** The servers of this run: those whose tools are here, and (`--servers`) were asked for. */
 function available(tools: Tools): ServerKind[] {
-  return [
+  const kinds: ServerKind[] = [
     "restic-rest",
     ...(tools.ceiling ? ["ceiling" as const] : []),
     ...(tools.restServer ? ["rest-server" as const] : []),
     ...(tools.rclone ? ["rclone" as const] : []),
     "restic-rest+auth+log",
   ];
+  return tools.servers ? kinds.filter((k) => tools.servers!.includes(k)) : kinds;
+}
+
+/** What a scenario reads that an earlier one must have written. */
+const NEEDS: Record<string, string> = {
+  "download-c1": "upload-c1",
+  "download-c8": "upload-c8",
+  "range-c8": "upload-c8",
+};
+
+/** The scenarios to run for `only`, with the uploads the reads need, in plan order. */
+function withNeeds(only: string[] | undefined): string[] | undefined {
+  if (!only) return undefined;
+  return [...new Set([...only.map((l) => NEEDS[l]).filter(Boolean), ...only])];
 }
 
 function wanted(only: string[] | undefined, part: string): boolean {
@@ -181,7 +196,7 @@ export async function runAll(
   dir: string,
   only?: string[],
 ): Promise<Sample[]> {
-  const scenarioLabels = only?.filter((l) => !["idle", "restic", "million"].includes(l));
+  const scenarioLabels = withNeeds(only?.filter((l) => !["idle", "restic", "million"].includes(l)));
   return [
     ...(only && scenarioLabels?.length === 0
       ? []

@@ -35,7 +35,8 @@ function num(result: Result, key: string): number | null {
 
 /** The samples a load-generator result gives: throughput, latency, CPU, peak memory. */
 export function samplesOf(kind: string, result: Result): Sample[] {
-  if ("error" in result) return [];
+  // A failed run, or one with failed requests, measures nothing worth a median.
+  if ("error" in result || (typeof result.errors === "number" && result.errors > 0)) return [];
   const scenario = String(result.scenario ?? "");
   const label = result.label;
   const out: Sample[] = [];

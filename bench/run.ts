@@ -8,6 +8,7 @@
  *   deno task bench --quick         # every scenario at toy sizes, to check the harness
  *   deno task bench --rounds 3      # more rounds
  *   deno task bench --only small-c32,upload-c8   # some scenarios only
+ *   deno task bench --servers restic-rest,ceiling # some servers only
  *   deno task bench --tools DIR     # where restbench/, deno-ceiling/ and ../peers/ are
  *   deno task bench --dir DIR       # scratch space (default: a folder in /tmp, kept between runs)
  *
@@ -36,6 +37,7 @@ function options() {
       only: { type: "string" },
       tools: { type: "string" },
       dir: { type: "string" },
+      servers: { type: "string" },
     },
   });
   const scale: Scale = { ...(values.quick ? QUICK : FULL) };
@@ -45,6 +47,7 @@ function options() {
     scale,
     only: values.only?.split(",").map((s) => s.trim()).filter(Boolean),
     tools: values.tools ?? defaultToolsDir(),
+    servers: values.servers?.split(",").map((s) => s.trim()).filter(Boolean),
     dir: values.dir ?? join("/tmp", "restic-rest-bench"),
   };
 }
@@ -52,7 +55,7 @@ function options() {
 if (import.meta.main) {
   const opts = options();
   await Deno.mkdir(opts.dir, { recursive: true });
-  const tools = await findTools(opts.tools, opts.dir);
+  const tools = { ...await findTools(opts.tools, opts.dir), servers: opts.servers };
   for (const note of tools.notes) console.error(`skipped: ${note}`);
   if (!tools.restbench) {
     console.error("cannot measure without the native load generator (see above)");

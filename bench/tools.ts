@@ -21,6 +21,8 @@ export interface Tools {
   rclone: string | null;
   ceiling: string | null;
   restic: string | null;
+  /** Only these servers (`--servers`); all when absent. */
+  servers?: string[];
   notes: string[];
 }
 

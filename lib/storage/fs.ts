@@ -205,7 +205,7 @@ export class FsStorage implements Storage {
     let file: DurableFile | null = null;
     const temp = join(dir, `${TEMP_FILE_PREFIX}${name}-${randomSuffix()}`);
     try {
-      file = new DurableFile(this.#createTemp(temp, dir));
+      file = new DurableFile(await this.#createTemp(temp, dir));
       this.#uploads.add(temp);
       if (this.#exactModes) await Deno.chmod(temp, this.#fileMode);
       const hash = verify ? createHash("sha256") : null;
@@ -236,14 +236,14 @@ export class FsStorage implements Storage {
   }
 
   /** Creates an upload's temp file, and its folder only when that is missing. */
-  #createTemp(temp: string, dir: string): Deno.FsFile {
+  async #createTemp(temp: string, dir: string): Promise<Deno.FsFile> {
     const options = { write: true, createNew: true, mode: this.#fileMode };
     try {
-      return Deno.openSync(temp, options);
+      return await Deno.open(temp, options);
     } catch (err) {
       if (!(err instanceof Deno.errors.NotFound)) throw err;
-      Deno.mkdirSync(dir, { recursive: true, mode: this.#dirMode });
-      return Deno.openSync(temp, options);
+      await Deno.mkdir(dir, { recursive: true, mode: this.#dirMode });
+      return await Deno.open(temp, options);
     }
   }
 
@@ -270,14 +270,13 @@ export class FsStorage implements Storage {
   }
 
   /** Deletes an object; a missing one is fine. */
-  // deno-lint-ignore require-await -- async by the interface; an unlink answers synchronously here
   async remove(ref: ObjectRef): Promise<RemoveResult> {
     const path = this.#path(ref);
     try {
       const { size } = Deno.lstatSync(path);
       // No folder fsync (as rest-server): a delete lost in a crash only brings
       // an object back, and journaling file systems keep the order of unlinks.
-      Deno.removeSync(path);
+      await Deno.remove(path);
       return { existed: true, size };
     } catch (err) {
       if (err instanceof Deno.errors.NotFound) return { existed: false, size: null };

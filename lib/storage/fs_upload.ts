@@ -1,7 +1,7 @@
 /**
  * The write half of the file storage: receiving a body into a temp file
- * (BYOB reads into reused buffers, hashing, early background flushes, idle
- * timeout), checking it, and publishing it under its final name.
+ * (BYOB reads into one reused buffer, hashing, early background flushes,
+ * idle timeout), checking it, and publishing it under its final name.
  *
  * @module
  */
@@ -10,13 +10,8 @@ import type { Hash } from "node:crypto";
 import { existsSync } from "../fs_util.ts";
 import { type SaveOptions, StorageError } from "./types.ts";
 
-/** Bytes gathered before one write call: fewer, larger writes. */
-const WRITE_BUFFER_BYTES = 256 << 10;
-
-async function writeAll(file: Deno.FsFile, data: Uint8Array): Promise<void> {
-  let offset = 0;
-  while (offset < data.length) offset += await file.write(data.subarray(offset));
-}
+/** The largest part of a body read at once. */
+const READ_BUFFER_BYTES = 64 << 10;
 
 /** Bytes written before a background flush starts (see {@link DurableFile}). */
 const EARLY_SYNC_BYTES = 4 << 20;
@@ -34,8 +29,10 @@ export class DurableFile {
 
   constructor(readonly file: Deno.FsFile) {}
 
-  async write(data: Uint8Array): Promise<void> {
-    await writeAll(this.file, data);
+  /** Writes all of `data` now (into the page cache), and starts a background flush every few MiB. */
+  writeSync(data: Uint8Array): void {
+    let offset = 0;
+    while (offset < data.length) offset += this.file.writeSync(data.subarray(offset));
     this.#unsynced += data.length;
     if (this.#unsynced >= EARLY_SYNC_BYTES && !this.#syncing) {
       this.#unsynced = 0;
@@ -63,20 +60,33 @@ function clientGone(err: unknown): StorageError {
   return new StorageError("IncompleteBody", "the client stopped sending the body", { cause: err });
 }
 
-/** Waits for a body read, failing with `Timeout` when nothing arrives in `idleMs`. */
-async function readWithin<T>(read: Promise<T>, idleMs: number | undefined): Promise<T> {
-  if (idleMs === undefined) return await read;
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const expired = new Promise<never>((_, reject) => {
-    timer = setTimeout(
-      () => reject(new StorageError("Timeout", `no body bytes for ${idleMs / 1000} s`)),
-      idleMs,
-    );
-  });
-  try {
-    return await Promise.race([read, expired]);
-  } finally {
-    clearTimeout(timer);
+/**
+ * Cuts off a body that sends nothing for `idleMs`: one timer per upload
+ * looks at the time of the last byte (a timer per read would cost a promise
+ * race for every 64 KiB), and cancels the reader when it is too old.
+ */
+class IdleWatch {
+  #last = Date.now();
+  #timer: ReturnType<typeof setInterval> | null = null;
+  expired = false;
+
+  constructor(idleMs: number | undefined, cancel: () => void) {
+    if (idleMs === undefined) return;
+    this.#timer = setInterval(() => {
+      if (Date.now() - this.#last < idleMs) return;
+      this.expired = true;
+      cancel();
+    }, Math.min(1000, Math.max(50, idleMs / 4)));
+  }
+
+  /** Notes that bytes arrived; throws `Timeout` when the watch gave up first. */
+  arrived(idleMs: number | undefined): void {
+    if (this.expired) throw new StorageError("Timeout", `no body bytes for ${idleMs! / 1000} s`);
+    this.#last = Date.now();
+  }
+
+  stop(): void {
+    if (this.#timer !== null) clearInterval(this.#timer);
   }
 }
 
@@ -94,34 +104,17 @@ export function writeWhole(
 ): number {
   onReceive?.(body.length);
   hash?.update(body);
-  if (file) {
-    let offset = 0;
-    while (offset < body.length) offset += file.file.writeSync(body.subarray(offset));
-  }
+  file?.writeSync(body);
   return body.length;
-}
-
-/** Reads the next part of a body into the free end of `buffer` (whose memory moves). */
-async function readInto(
-  reader: ReadableStreamBYOBReader,
-  buffer: Uint8Array,
-  filled: number,
-  idleMs: number | undefined,
-): Promise<ReadableStreamReadResult<Uint8Array>> {
-  try {
-    const view = new Uint8Array(buffer.buffer as ArrayBuffer, filled, buffer.length - filled);
-    return await readWithin(reader.read(view), idleMs);
-  } catch (err) {
-    throw clientGone(err);
-  }
 }
 
 /**
  * Streams a request body into `file` (or only through `hash` when `file` is
- * null), calling `onReceive` with the running total. The body is read with a
- * BYOB reader into two reused buffers: no allocation per chunk, and the disk
- * write of one buffer overlaps the network read into the other. Reading
- * errors mean the client went away; writing errors are the disk's.
+ * null), calling `onReceive` with the running total. A byte stream is read
+ * with a BYOB reader into one reused buffer (no allocation per chunk); each
+ * part is written at once, synchronously: a write into the page cache costs
+ * less than a thread-pool round trip. Reading errors mean the client went
+ * away; writing errors are the disk's.
  *
  * @returns The number of bytes received.
  */
@@ -133,82 +126,40 @@ export async function receiveBody(
   idleMs?: number,
 ): Promise<number> {
   if (body === null) return 0;
-  let reader: ReadableStreamBYOBReader;
+  let byob: ReadableStreamBYOBReader | null = null;
+  let reader: ReadableStreamBYOBReader | ReadableStreamDefaultReader<Uint8Array>;
   try {
-    reader = body.getReader({ mode: "byob" });
+    reader = byob = body.getReader({ mode: "byob" });
   } catch {
-    return await receiveChunks(body, file, hash, onReceive, idleMs); // not a byte stream
+    reader = body.getReader(); // not a byte stream
   }
-  let current: Uint8Array = new Uint8Array(WRITE_BUFFER_BYTES);
-  let spare: Uint8Array | null = file ? new Uint8Array(WRITE_BUFFER_BYTES) : null;
-  let filled = 0;
+  let buffer: Uint8Array = new Uint8Array(READ_BUFFER_BYTES);
   let total = 0;
-  let writing: Promise<void> | null = null;
-  let writeError: unknown = null;
-  const flush = async (): Promise<void> => {
-    if (writing) await writing;
-    if (writeError) throw writeError;
-  };
-  try {
-    while (true) {
-      const result = await readInto(reader, current, filled, idleMs);
-      if (result.value) current = new Uint8Array(result.value.buffer); // the view was transferred
-      if (result.done) break;
-      const chunk = result.value!;
-      total += chunk.length;
-      onReceive?.(total);
-      hash?.update(chunk);
-      filled += chunk.length;
-      if (filled < current.length) continue;
-      if (file && spare) {
-        await flush();
-        const full = current;
-        writing = file.write(full).catch((err) => void (writeError = err));
-        current = spare;
-        spare = full;
-      }
-      filled = 0;
-    }
-    await flush();
-    if (file && filled > 0) await file.write(current.subarray(0, filled));
-    return total;
-  } catch (err) {
-    await reader.cancel().catch(() => {});
-    if (writing) await writing;
-    throw err;
-  } finally {
-    reader.releaseLock();
-  }
-}
-
-/** The same for a stream that is not a byte stream: chunk by chunk. */
-async function receiveChunks(
-  body: ReadableStream<Uint8Array>,
-  file: DurableFile | null,
-  hash: Hash | null,
-  onReceive?: (totalBytes: number) => void,
-  idleMs?: number,
-): Promise<number> {
-  const reader = body.getReader();
-  let total = 0;
+  const watch = new IdleWatch(idleMs, () => void reader.cancel().catch(() => {}));
   try {
     while (true) {
       let result: ReadableStreamReadResult<Uint8Array>;
       try {
-        result = await readWithin(reader.read(), idleMs);
+        result = byob
+          ? await byob.read(buffer)
+          : await (reader as ReadableStreamDefaultReader<Uint8Array>).read();
       } catch (err) {
         throw clientGone(err);
       }
+      watch.arrived(idleMs);
+      if (byob && result.value) buffer = new Uint8Array(result.value.buffer); // the view was transferred
       if (result.done) return total;
-      total += result.value.length;
+      const chunk = result.value;
+      total += chunk.length;
       onReceive?.(total);
-      hash?.update(result.value);
-      if (file) await file.write(result.value);
+      hash?.update(chunk);
+      file?.writeSync(chunk);
     }
   } catch (err) {
     await reader.cancel().catch(() => {});
     throw err;
   } finally {
+    watch.stop();
     reader.releaseLock();
   }
 }
