@@ -8,7 +8,6 @@ import { parseCommand } from "./lib/cli.ts";
 import { ConfigError } from "./lib/config.ts";
 import { createLogger, openAccessLog, printOut } from "./lib/log.ts";
 import { startServer } from "./lib/server.ts";
-import { runUserCommand, terminalIo } from "./lib/user_command.ts";
 
 /**
  * Runs the program with the given arguments.
@@ -25,6 +24,8 @@ export async function main(args: string[]): Promise<number> {
       return 0;
     }
     if (command.kind === "user") {
+      // Loaded only for this command: the server need not carry the hash libraries.
+      const { runUserCommand, terminalIo } = await import("./lib/user_command.ts");
       await runUserCommand(command.command, terminalIo(printOut));
       return 0;
     }

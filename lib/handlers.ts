@@ -12,7 +12,7 @@ import { jsonPagesStream } from "./json_stream.ts";
 import { parseRange } from "./range.ts";
 import { formatRepo, type RepoPath, type Target } from "./repo_path.ts";
 import { LIST_V1_MEDIA_TYPE, LIST_V2_MEDIA_TYPE, OBJECT_MEDIA_TYPE } from "./restic.ts";
-import { type ObjectRef, type Storage, StorageError } from "./storage/types.ts";
+import { type ListPage, type ObjectRef, type Storage, StorageError } from "./storage/types.ts";
 import type { Logger } from "./log.ts";
 import type { Metrics } from "./metrics.ts";
 
@@ -146,7 +146,7 @@ async function hasFreshLock(
   repo: RepoPath,
   signal: AbortSignal,
 ): Promise<boolean> {
-  let locks: AsyncIterable<{ mtimeMs?: number }[]>;
+  let locks: AsyncIterable<ListPage>;
   try {
     locks = await storage.list(repo, "locks", true, { withTimes: true, signal });
   } catch (err) {
@@ -155,7 +155,7 @@ async function hasFreshLock(
   }
   const since = Date.now() - FRESH_LOCK_MS;
   for await (const page of locks) {
-    if (page.some((lock) => (lock.mtimeMs ?? Date.now()) > since)) return true;
+    if ((page.mtimes ?? []).some((time) => time > since)) return true;
   }
   return false;
 }
@@ -258,6 +258,21 @@ async function deleteObject(deps: HandlerDeps, ctx: RequestContext): Promise<Res
   return ok();
 }
 
+/** A page of names as JSON strings; listed names are 64 hex digits (the contract): nothing to escape. */
+function encodeNames(page: ListPage): string {
+  return page.names.length === 0 ? "" : `"${page.names.join('","')}"`;
+}
+
+/** A page as v2 entries. */
+function encodeWithSizes(page: ListPage): string {
+  const { names, sizes } = page;
+  let text = "";
+  for (let i = 0; i < names.length; i++) {
+    text += `${i === 0 ? "" : ","}{"name":"${names[i]}","size":${sizes?.[i] ?? 0}}`;
+  }
+  return text;
+}
+
 async function listObjects(
   { storage }: HandlerDeps,
   { request, target, signal }: RequestContext,
@@ -265,13 +280,7 @@ async function listObjects(
   if (target.kind !== "list") throw new Error("listObjects needs a list target");
   const v2 = request.headers.get("accept") === LIST_V2_MEDIA_TYPE;
   const entries = await storage.list(target.repo, target.type, v2, { signal: signal });
-  // Listed names are 64 hex digits (the contract): nothing to escape.
-  const body = v2
-    ? jsonPagesStream(
-      entries,
-      (page) => page.map((o) => `{"name":"${o.name}","size":${o.size}}`).join(","),
-    )
-    : jsonPagesStream(entries, (page) => page.map((o) => `"${o.name}"`).join(","));
+  const body = jsonPagesStream(entries, v2 ? encodeWithSizes : encodeNames);
   return new Response(body, {
     status: STATUS_CODE.OK,
     headers: { "content-type": v2 ? LIST_V2_MEDIA_TYPE : LIST_V1_MEDIA_TYPE },

@@ -10,14 +10,14 @@ import { createHash, timingSafeEqual } from "node:crypto";
 import * as apacheMd5Module from "apache-md5";
 import bcrypt from "bcryptjs";
 import { encrypt as shaCrypt } from "unixcrypt";
+import { USERNAME_PATTERN } from "./user_name.ts";
 
 // apache-md5 is CommonJS (`module.exports = fn`) but its types declare an
 // ES default export, which Deno types as the whole module; the cast says what
 // is really there.
 const apacheMd5 = apacheMd5Module.default as unknown as (password: string, salt: string) => string;
 
-/** Letters, digits, `@ . _ -`: the user names accepted (docs/protocol.md §5). */
-export const USERNAME_PATTERN = /^[A-Za-z0-9@._-]{1,128}$/;
+export { USERNAME_PATTERN } from "./user_name.ts";
 
 /** The bcrypt cost of entries written by `restic-rest user add`. */
 export const BCRYPT_COST = 10;

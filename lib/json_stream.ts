@@ -12,13 +12,13 @@ const CHUNK_CHARS = 64 << 10;
  * Streams pages of items as one JSON array.
  *
  * @param pages The items, a page at a time, produced lazily.
- * @param encode Writes one page's items as JSON values joined by commas
- *   (the caller knows them: object names need no escaping).
+ * @param encode Writes one page's items as JSON values joined by commas,
+ *   or `""` for none (the caller knows them: object names need no escaping).
  * @returns UTF-8 bytes of `[…]`; `[]` when there are no items.
  */
 export function jsonPagesStream<T>(
-  pages: AsyncIterable<T[]>,
-  encode: (page: T[]) => string,
+  pages: AsyncIterable<T>,
+  encode: (page: T) => string,
 ): ReadableStream<Uint8Array> {
   const encoder = new TextEncoder();
   const iterator = pages[Symbol.asyncIterator]();
@@ -35,8 +35,9 @@ export function jsonPagesStream<T>(
           text += "]";
           break;
         }
-        if (next.value.length === 0) continue;
-        text += (first ? "" : ",") + encode(next.value);
+        const items = encode(next.value);
+        if (items === "") continue;
+        text += (first ? "" : ",") + items;
         first = false;
       }
       controller.enqueue(encoder.encode(text));

@@ -19,7 +19,7 @@
 
 import type { AccessMode, AccessPolicy } from "./access.ts";
 import { ConfigError } from "./errors.ts";
-import { USERNAME_PATTERN } from "./htpasswd.ts";
+import { USERNAME_PATTERN } from "./user_name.ts";
 import type { ScopedLimit } from "./quota.ts";
 import { isValidRepoSegment, type RepoPath } from "./repo_path.ts";
 import { parseSize } from "./units.ts";

@@ -17,6 +17,9 @@ export const CONFIG_NAME = "config";
 /** An object name: the lowercase hex SHA-256 of its content. */
 export const OBJECT_NAME_PATTERN = /^[0-9a-f]{64}$/;
 
+/** The length of every object name (a cheap first check before the pattern). */
+export const OBJECT_NAME_LENGTH = 64;
+
 /** Media type of the v1 listing: a JSON array of names. */
 export const LIST_V1_MEDIA_TYPE = "application/vnd.x.restic.rest.v1";
 

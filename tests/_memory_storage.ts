@@ -15,7 +15,7 @@ import {
   type FoundObject,
   type Health,
   type ListOptions,
-  type ObjectInfo,
+  type ListPage,
   type ObjectRef,
   type OpenedObject,
   type RemoveResult,
@@ -162,12 +162,16 @@ export class MemoryStorage implements Storage {
     type: ObjectType,
     withSizes: boolean,
     options: ListOptions = {},
-  ): Promise<AsyncIterable<ObjectInfo[]>> {
+  ): Promise<AsyncIterable<ListPage>> {
     if (!(await this.repoExists(repo))) {
       throw new StorageError("NotFound", `no repository at /${prefixOf(repo)}`);
     }
     const folder = `${prefixOf(repo)}${type}/`;
-    const entries: ObjectInfo[] = [];
+    const page: ListPage = {
+      names: [],
+      sizes: withSizes ? [] : null,
+      mtimes: options.withTimes ? [] : undefined,
+    };
     for (const [key, { bytes, mtimeMs }] of this.objects) {
       if (!key.startsWith(folder)) continue;
       const parts = key.slice(folder.length).split("/");
@@ -175,11 +179,12 @@ export class MemoryStorage implements Storage {
       const fanned = type === "data" && parts.length === 2 && !parts[0].startsWith(".");
       const name = fanned || (type !== "data" && parts.length === 1) ? parts.at(-1)! : "";
       if (!isObjectName(name)) continue;
-      const size = withSizes || options.withTimes ? bytes.length : -1;
-      entries.push(options.withTimes ? { name, size, mtimeMs } : { name, size });
+      page.names.push(name);
+      page.sizes?.push(bytes.length);
+      page.mtimes?.push(mtimeMs);
     }
     return (async function* () {
-      for (let i = 0; i < entries.length; i += 100) yield entries.slice(i, i + 100);
+      yield page;
     })();
   }
 

@@ -30,7 +30,7 @@ import {
   type FoundObject,
   type Health,
   type ListOptions,
-  type ObjectInfo,
+  type ListPage,
   type ObjectRef,
   type OpenedObject,
   type RemoveResult,
@@ -290,7 +290,7 @@ export class FsStorage implements Storage {
     type: ObjectType,
     withSizes: boolean,
     options: ListOptions = {},
-  ): Promise<AsyncIterable<ObjectInfo[]>> {
+  ): Promise<AsyncIterable<ListPage>> {
     const typeDir = join(this.#repoDir(repo), type);
     try {
       if (removalPending(this.#repoDir(repo))) {

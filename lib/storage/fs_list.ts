@@ -7,8 +7,8 @@
  */
 
 import { join } from "../fs_util.ts";
-import { isObjectName } from "../restic.ts";
-import type { ObjectInfo } from "./types.ts";
+import { isObjectName, OBJECT_NAME_LENGTH } from "../restic.ts";
+import type { ListPage } from "./types.ts";
 
 /** The most entries in one page of a listing (a flat folder can be large). */
 const PAGE_ENTRIES = 2048;
@@ -39,7 +39,7 @@ export async function* listPages(
   folders: AsyncIterable<string> | Iterable<string>,
   detail: { withSizes: boolean; withTimes?: boolean },
   signal?: AbortSignal,
-): AsyncGenerator<ObjectInfo[]> {
+): AsyncGenerator<ListPage> {
   const { withSizes, withTimes = false } = detail;
   for await (const folder of folders) {
     if (signal?.aborted) return;
@@ -48,17 +48,18 @@ export async function* listPages(
     // data/xx fan-out) blocks the event loop for about a millisecond.
     const names: string[] = [];
     for (const entry of readFolder(folder)) {
-      if (entry.isFile && isObjectName(entry.name)) names.push(entry.name);
+      const { name } = entry;
+      if (name.length === OBJECT_NAME_LENGTH && entry.isFile && isObjectName(name)) {
+        names.push(name);
+      }
     }
     for (let i = 0; i < names.length; i += PAGE_ENTRIES) {
-      const part = names.slice(i, i + PAGE_ENTRIES);
-      yield withSizes || withTimes ? describe(folder, part, withTimes) : part.map(nameOnly);
+      const part = names.length <= PAGE_ENTRIES ? names : names.slice(i, i + PAGE_ENTRIES);
+      yield withSizes || withTimes
+        ? describe(folder, part, withTimes)
+        : { names: part, sizes: null };
     }
   }
-}
-
-function nameOnly(name: string): ObjectInfo {
-  return { name, size: -1 };
 }
 
 /**
@@ -66,16 +67,14 @@ function nameOnly(name: string): ObjectInfo {
  * costs several times the system call itself, and a page blocks the event
  * loop for a few milliseconds at most.
  */
-function describe(folder: string, names: string[], withTimes: boolean): ObjectInfo[] {
-  const page: ObjectInfo[] = [];
+function describe(folder: string, names: string[], withTimes: boolean): ListPage {
+  const page: ListPage = { names: [], sizes: [], mtimes: withTimes ? [] : undefined };
   for (const name of names) {
     try {
       const info = Deno.lstatSync(`${folder}/${name}`);
-      page.push(
-        withTimes
-          ? { name, size: info.size, mtimeMs: info.mtime?.getTime() ?? 0 }
-          : { name, size: info.size },
-      );
+      page.names.push(name);
+      page.sizes!.push(info.size);
+      page.mtimes?.push(info.mtime?.getTime() ?? 0);
     } catch {
       // deleted meanwhile
     }

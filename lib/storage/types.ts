@@ -28,12 +28,17 @@ export type ObjectRef =
   | { repo: RepoPath; type: "config" }
   | { repo: RepoPath; type: ObjectType; name: string };
 
-/** One entry of a listing. `size` is `-1` when sizes were not asked for. */
-export interface ObjectInfo {
-  name: string;
-  size: number;
-  /** Last modification, epoch milliseconds; only when asked for (`withTimes`). */
-  mtimeMs?: number;
+/**
+ * One page of a listing, column by column (no object per entry: a listing
+ * can hold a million names): valid object names, and their sizes and
+ * modification times (epoch ms) when asked for.
+ */
+export interface ListPage {
+  names: string[];
+  /** `sizes[i]` belongs to `names[i]`; `null` when sizes were not asked for. */
+  sizes: number[] | null;
+  /** Modification times, only with `withTimes`. */
+  mtimes?: number[];
 }
 
 /** An object opened for reading: its size, and a way to read a slice. */
@@ -57,7 +62,7 @@ export interface CallOptions {
 
 /** What a listing reports besides names and sizes. */
 export interface ListOptions extends CallOptions {
-  /** Report each object's modification time too (`mtimeMs`). */
+  /** Report each object's modification time too (`mtimes`). */
   withTimes?: boolean;
 }
 
@@ -199,7 +204,7 @@ export interface Storage {
     type: ObjectType,
     withSizes: boolean,
     options?: ListOptions,
-  ): Promise<AsyncIterable<ObjectInfo[]>>;
+  ): Promise<AsyncIterable<ListPage>>;
   /** Stops uploads still running and removes what they wrote; called at shutdown. */
   abortUploads(): Promise<void>;
   /** Whether the medium takes writes now; cached, so a flood of probes costs nothing. */
