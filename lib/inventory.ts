@@ -46,17 +46,35 @@ export class Inventory {
   #objects = 0;
   /** `/`, `/a/`, `/a/b/` → bytes stored at or below that folder. */
   readonly #bytesUnder = new Map<string, number>();
+  /**
+   * The keys of a repository path and of its parent folders, by the path's
+   * array: a scan reports thousands of objects with the same array, and a
+   * key built for each would be garbage the heap grows on.
+   */
+  readonly #keys = new WeakMap<RepoPath, string[]>();
+
+  /** `[/, /a/, /a/b/]` for `["a", "b"]`; the last is the repository's own key. */
+  #keysOf(repo: RepoPath): string[] {
+    let keys = this.#keys.get(repo);
+    if (!keys) {
+      keys = Array.from(
+        { length: repo.length + 1 },
+        (_, depth) => formatRepo(repo.slice(0, depth)),
+      );
+      this.#keys.set(repo, keys);
+    }
+    return keys;
+  }
 
   #stats(repo: RepoPath): RepoStats {
-    const key = formatRepo(repo);
+    const key = this.#keysOf(repo).at(-1)!;
     let stats = this.#repos.get(key);
     if (!stats) this.#repos.set(key, stats = emptyStats());
     return stats;
   }
 
   #addBytes(repo: RepoPath, delta: number): void {
-    for (let depth = 0; depth <= repo.length; depth++) {
-      const key = formatRepo(repo.slice(0, depth));
+    for (const key of this.#keysOf(repo)) {
       this.#bytesUnder.set(key, (this.#bytesUnder.get(key) ?? 0) + delta);
     }
   }

@@ -8,6 +8,7 @@
  */
 
 import { existsSync, join } from "../fs_util.ts";
+import { releaseGarbage } from "../memory.ts";
 import { isValidRepoSegment } from "../repo_path.ts";
 import {
   isObjectName,
@@ -21,6 +22,8 @@ import type { CleanupReport, FoundObject, ObjectRef } from "./types.ts";
 
 /** Entries handled between two yields to the event loop, so requests are served meanwhile. */
 const YIELD_EVERY = 1024;
+/** Entries handled between two collections of the garbage they leave (see `memory.ts`). */
+const COLLECT_EVERY = 4096;
 
 /** What the walk is told. */
 export interface WalkOptions {
@@ -51,13 +54,19 @@ class Walk {
   removedTempFiles = 0;
   finishedRemovals = 0;
   #sinceYield = 0;
+  #sinceCollect = 0;
 
   constructor(readonly options: WalkOptions) {}
 
   async #tick(count = 1): Promise<void> {
     this.#sinceYield += count;
+    this.#sinceCollect += count;
     if (this.#sinceYield < YIELD_EVERY) return;
     this.#sinceYield = 0;
+    if (this.#sinceCollect >= COLLECT_EVERY) {
+      this.#sinceCollect = 0;
+      releaseGarbage();
+    }
     await new Promise((resolve) => setTimeout(resolve, 0));
     this.options.signal?.throwIfAborted();
   }
@@ -81,12 +90,11 @@ class Walk {
 
   async objects(folder: string, repo: string[], type: ObjectType): Promise<void> {
     for (const entry of entriesOf(folder)) {
-      const path = `${folder}/${entry.name}`;
-      if (entry.name.startsWith(TEMP_FILE_PREFIX)) this.#removeTemp(path);
+      const { name } = entry;
+      const path = `${folder}/${name}`;
+      if (name.startsWith(TEMP_FILE_PREFIX)) this.#removeTemp(path);
       else if (entry.isDirectory && type === "data") await this.objects(path, repo, type);
-      else if (entry.isFile && isObjectName(entry.name)) {
-        this.#report(path, { repo, type, name: entry.name });
-      }
+      else if (entry.isFile && isObjectName(name)) this.#report(path, { repo, type, name });
       await this.#tick();
     }
   }
