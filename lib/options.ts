@@ -134,7 +134,7 @@ export const SERVE_OPTIONS = {
   ),
   headerTimeoutSeconds: seconds(
     "header-timeout",
-    "close a connection whose request head takes longer; 0: no guard",
+    "close a new connection whose first request head takes longer; 0: no limit",
     30,
   ),
   keepAliveTimeoutSeconds: seconds(
