@@ -168,7 +168,7 @@ export class FsStorage implements Storage {
       if (!info.isFile) throw new StorageError("NotFound", "open object: not a file");
       return {
         size: info.size,
-        body: (start, end) => fileBody(file, start, end, info.size),
+        body: (start, end) => Promise.resolve(fileBody(file, start, end, info.size)),
         close: () => file.close(),
       };
     } catch (err) {

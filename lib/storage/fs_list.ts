@@ -7,12 +7,8 @@
  */
 
 import { join } from "../fs_util.ts";
-import { releaseGarbage } from "../memory.ts";
 import { isObjectName, OBJECT_NAME_LENGTH } from "../restic.ts";
 import type { ListPage } from "./types.ts";
-
-/** Entries listed between two collections of the garbage they leave (see `memory.ts`). */
-const COLLECT_EVERY = 16_384;
 
 /** The most entries in one page of a listing (a flat folder can be large). */
 const PAGE_ENTRIES = 2048;
@@ -45,7 +41,6 @@ export async function* listPages(
   signal?: AbortSignal,
 ): AsyncGenerator<ListPage> {
   const { withSizes, withTimes = false } = detail;
-  let sinceCollect = 0;
   for await (const folder of folders) {
     if (signal?.aborted) return;
     // Deno's async readDir costs about 3.5 times readDirSync per entry; one

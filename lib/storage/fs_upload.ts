@@ -1,17 +1,16 @@
 /**
- * The write half of the file storage: receiving a body into a temp file
- * (BYOB reads into one reused buffer, hashing, early background flushes,
- * idle timeout), checking it, and publishing it under its final name.
+ * The write half of the file storage: a body into a temp file (hashing,
+ * early background flushes), and the temp file published under its final
+ * name.
  *
  * @module
  */
 
 import type { Hash } from "node:crypto";
 import { existsSync } from "../fs_util.ts";
-import { type SaveOptions, StorageError } from "./types.ts";
+import { readParts } from "./upload_body.ts";
 
-/** The largest part of a body read at once. */
-const READ_BUFFER_BYTES = 64 << 10;
+export { checkBody } from "./upload_body.ts";
 
 /** Bytes written before a background flush starts (see {@link DurableFile}). */
 const EARLY_SYNC_BYTES = 4 << 20;
@@ -55,41 +54,6 @@ export class DurableFile {
   }
 }
 
-function clientGone(err: unknown): StorageError {
-  if (err instanceof StorageError) return err;
-  return new StorageError("IncompleteBody", "the client stopped sending the body", { cause: err });
-}
-
-/**
- * Cuts off a body that sends nothing for `idleMs`: one timer per upload
- * looks at the time of the last byte (a timer per read would cost a promise
- * race for every 64 KiB), and cancels the reader when it is too old.
- */
-class IdleWatch {
-  #last = Date.now();
-  #timer: ReturnType<typeof setInterval> | null = null;
-  expired = false;
-
-  constructor(idleMs: number | undefined, cancel: () => void) {
-    if (idleMs === undefined) return;
-    this.#timer = setInterval(() => {
-      if (Date.now() - this.#last < idleMs) return;
-      this.expired = true;
-      cancel();
-    }, Math.min(1000, Math.max(50, idleMs / 4)));
-  }
-
-  /** Notes that bytes arrived; throws `Timeout` when the watch gave up first. */
-  arrived(idleMs: number | undefined): void {
-    if (this.expired) throw new StorageError("Timeout", `no body bytes for ${idleMs! / 1000} s`);
-    this.#last = Date.now();
-  }
-
-  stop(): void {
-    if (this.#timer !== null) clearInterval(this.#timer);
-  }
-}
-
 /**
  * Takes a body that came whole (a small upload): hashes it and writes it in
  * one call.
@@ -110,84 +74,24 @@ export function writeWhole(
 
 /**
  * Streams a request body into `file` (or only through `hash` when `file` is
- * null), calling `onReceive` with the running total. A byte stream is read
- * with a BYOB reader into one reused buffer (no allocation per chunk); each
- * part is written at once, synchronously: a write into the page cache costs
- * less than a thread-pool round trip. Reading errors mean the client went
- * away; writing errors are the disk's.
+ * null), calling `onReceive` with the running total. Each part is written at
+ * once, synchronously: a write into the page cache costs less than a
+ * thread-pool round trip.
  *
  * @returns The number of bytes received.
  */
-export async function receiveBody(
+export function receiveBody(
   body: ReadableStream<Uint8Array> | null,
   file: DurableFile | null,
   hash: Hash | null,
   onReceive?: (totalBytes: number) => void,
   idleMs?: number,
 ): Promise<number> {
-  if (body === null) return 0;
-  let byob: ReadableStreamBYOBReader | null = null;
-  let reader: ReadableStreamBYOBReader | ReadableStreamDefaultReader<Uint8Array>;
-  try {
-    reader = byob = body.getReader({ mode: "byob" });
-  } catch {
-    reader = body.getReader(); // not a byte stream
-  }
-  let buffer: Uint8Array = new Uint8Array(READ_BUFFER_BYTES);
-  let total = 0;
-  const watch = new IdleWatch(idleMs, () => void reader.cancel().catch(() => {}));
-  try {
-    while (true) {
-      let result: ReadableStreamReadResult<Uint8Array>;
-      try {
-        result = byob
-          ? await byob.read(buffer)
-          : await (reader as ReadableStreamDefaultReader<Uint8Array>).read();
-      } catch (err) {
-        throw clientGone(err);
-      }
-      watch.arrived(idleMs);
-      if (byob && result.value) buffer = new Uint8Array(result.value.buffer); // the view was transferred
-      if (result.done) return total;
-      const chunk = result.value;
-      total += chunk.length;
-      onReceive?.(total);
-      hash?.update(chunk);
-      file?.writeSync(chunk);
-    }
-  } catch (err) {
-    await reader.cancel().catch(() => {});
-    throw err;
-  } finally {
-    watch.stop();
-    reader.releaseLock();
-  }
-}
-
-/**
- * Checks a received body against the announced length and against its name
- * (the SHA-256 of the content, when verifying).
- *
- * @throws {StorageError} `IncompleteBody` or `HashMismatch`.
- */
-export function checkBody(
-  received: number,
-  options: SaveOptions,
-  hash: Hash | null,
-  name: string,
-): void {
-  if (options.contentLength !== null && received !== options.contentLength) {
-    throw new StorageError(
-      "IncompleteBody",
-      `received ${received} of ${options.contentLength} announced bytes`,
-    );
-  }
-  if (hash) {
-    const digest = hash.digest("hex");
-    if (digest !== name) {
-      throw new StorageError("HashMismatch", `body hashes to ${digest}, not to its name`);
-    }
-  }
+  return readParts(body, (part, total) => {
+    onReceive?.(total);
+    hash?.update(part);
+    file?.writeSync(part);
+  }, idleMs);
 }
 
 /**

@@ -47,9 +47,10 @@ export interface OpenedObject {
   /**
    * Bytes `start`..`end` inclusive (`end = start - 1` for none): read whole
    * when that is cheaper, streamed otherwise; the object is closed when they
-   * have been read.
+   * have been read. Settles once the medium has begun to answer, so a
+   * failure here still becomes the response's status.
    */
-  body(start: number, end: number): Uint8Array<ArrayBuffer> | ReadableStream<Uint8Array>;
+  body(start: number, end: number): Promise<Uint8Array<ArrayBuffer> | ReadableStream<Uint8Array>>;
   /** Closes the object without reading it. */
   close(): void;
 }
