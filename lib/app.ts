@@ -32,6 +32,8 @@ export interface AppOptions extends AccessRules {
   verifyUpload: boolean;
   /** Let `DELETE {repo}/` remove a repository (`--allow-repo-delete`). */
   allowRepoDelete?: boolean;
+  /** The clock, in epoch ms; `Date.now` unless a test moves it. */
+  now?: () => number;
   /** Who is asking; `null` serves everybody (`--no-auth`). */
   auth?: Authenticator | null;
   /** Serve `/metrics` (`--prometheus`). */

@@ -11,6 +11,7 @@ import { ConfigError } from "./errors.ts";
 import { join } from "./fs_util.ts";
 import type { OptionKey, ServeOptions } from "./options.ts";
 import type { StorageChoice } from "./storage/mod.ts";
+import { isS3Url, parseS3Url } from "./storage/s3_location.ts";
 
 export { ConfigError } from "./errors.ts";
 export { formatAddress, formatListen, type ListenAddress, parseListen } from "./listen.ts";
@@ -19,7 +20,12 @@ export { DEFAULT_DATA_DIR } from "./options.ts";
 
 /** Everything `serve` needs to run. */
 export type ServeConfig =
-  & Readonly<Omit<ServeOptions, "htpasswdFile" | "tlsCert" | "tlsKey" | "tls" | "help" | "version">>
+  & Readonly<
+    Omit<
+      ServeOptions,
+      "htpasswdFile" | "tlsCert" | "tlsKey" | "tls" | "help" | "version" | "s3Cacert"
+    >
+  >
   & {
     /** The htpasswd file; `<dataDir>/.htpasswd` unless set. */
     readonly htpasswdFile: string;
@@ -75,7 +81,33 @@ const FLAG_CHECKS: [(o: ServeOptions, g: GivenOptions) => boolean, string][] = [
     (o) => o.noAuth && o.policyFile !== null,
     "Cannot use --policy with --no-auth: a policy needs users; drop one of them",
   ],
+  [
+    (o) =>
+      isS3Url(o.dataDir) && !o.noAuth && o.proxyAuthUsername === null && o.htpasswdFile === null,
+    "Cannot look for users in an object store: give --htpasswd-file FILE (or --no-auth)",
+  ],
+  [
+    (o) => isS3Url(o.dataDir) && o.tls && (o.tlsCert === null || o.tlsKey === null),
+    "Cannot look for a TLS certificate in an object store: give --tls-cert and --tls-key",
+  ],
+  [
+    (o) => isS3Url(o.dataDir) && o.groupAccessibleRepos,
+    "Cannot use --group-accessible-repos with an object store: it has no file modes; drop it",
+  ],
+  [
+    (o) => !isS3Url(o.dataDir) && o.s3Cacert !== null,
+    "Cannot use --s3-cacert without an s3: location: drop it, or serve s3:https://HOST/BUCKET",
+  ],
 ];
+
+/** The medium the data location names. */
+function storageChoice(options: ServeOptions): StorageChoice {
+  const { dataDir } = options;
+  if (isS3Url(dataDir)) {
+    return { kind: "s3", location: parseS3Url(dataDir), caFile: options.s3Cacert };
+  }
+  return { kind: "fs", dir: dataDir, groupAccessible: options.groupAccessibleRepos };
+}
 
 /**
  * Checks the options against each other and fills in the defaults that
@@ -90,12 +122,21 @@ export function buildServeConfig(options: ServeOptions, facts: GivenOptions): Se
   for (const [conflicts, message] of FLAG_CHECKS) {
     if (conflicts(options, facts)) throw new ConfigError(message);
   }
-  const { htpasswdFile, tlsCert, tlsKey, tls, help: _help, version: _version, ...rest } = options;
+  const {
+    htpasswdFile,
+    tlsCert,
+    tlsKey,
+    tls,
+    s3Cacert: _s3Cacert,
+    help: _help,
+    version: _version,
+    ...rest
+  } = options;
   const { dataDir } = options;
   return {
     ...rest,
     htpasswdFile: htpasswdFile ?? join(dataDir, ".htpasswd"),
-    storage: { kind: "fs", dir: dataDir, groupAccessible: options.groupAccessibleRepos },
+    storage: storageChoice(options),
     tls: tls
       ? {
         certFile: tlsCert ?? join(dataDir, "public_key"),

@@ -37,6 +37,8 @@ export interface HandlerDeps {
   log: Logger;
   /** Whether `DELETE {repo}/` may remove a repository (`--allow-repo-delete`). */
   allowRepoDelete?: boolean;
+  /** The clock, in epoch ms (tests move it instead of ageing stored objects). */
+  now?: () => number;
   /** Check each upload's SHA-256 against its name. */
   verifyUpload: boolean;
   /** Counts blob reads, writes and deletes, when metrics are on. */
@@ -145,6 +147,7 @@ async function hasFreshLock(
   storage: Storage,
   repo: RepoPath,
   signal: AbortSignal,
+  now: number,
 ): Promise<boolean> {
   let locks: AsyncIterable<ListPage>;
   try {
@@ -153,7 +156,7 @@ async function hasFreshLock(
     if (err instanceof StorageError && err.code === "NotFound") return false;
     throw err;
   }
-  const since = Date.now() - FRESH_LOCK_MS;
+  const since = now - FRESH_LOCK_MS;
   for await (const page of locks) {
     if ((page.mtimes ?? []).some((time) => time > since)) return true;
   }
@@ -162,7 +165,7 @@ async function hasFreshLock(
 
 /** `DELETE {repo}/`: removes a whole repository, when the server and the user's rights allow. */
 async function deleteRepo(
-  { storage, log, allowRepoDelete }: HandlerDeps,
+  { storage, log, allowRepoDelete, now = Date.now }: HandlerDeps,
   { target, access, user, signal }: RequestContext,
 ): Promise<Response> {
   const where = formatRepo(target.repo);
@@ -175,7 +178,7 @@ async function deleteRepo(
   if (!mayDeleteRepo(access)) {
     throw new HttpError(STATUS_CODE.Forbidden, `Cannot delete a repository in ${access} mode`);
   }
-  if (await hasFreshLock(storage, target.repo, signal)) {
+  if (await hasFreshLock(storage, target.repo, signal, now())) {
     throw new HttpError(STATUS_CODE.Conflict, `${where} holds a lock younger than 30 minutes`);
   }
   if (!(await storage.removeRepo(target.repo, { signal: signal }))) {
@@ -211,14 +214,14 @@ async function getObject(deps: HandlerDeps, ctx: RequestContext): Promise<Respon
   }
   if (range.kind === "full") {
     count(deps, "read", ctx, size);
-    return new Response(object.body(0, size - 1), {
+    return new Response(await object.body(0, size - 1), {
       status: STATUS_CODE.OK,
       headers: { ...OBJECT_HEADERS, "content-length": String(size) },
     });
   }
   const { start, end } = range;
   count(deps, "read", ctx, end - start + 1);
-  return new Response(object.body(start, end), {
+  return new Response(await object.body(start, end), {
     status: STATUS_CODE.PartialContent,
     headers: {
       ...OBJECT_HEADERS,

@@ -70,7 +70,7 @@ export const SERVE_OPTIONS = {
     flag: "path",
     takes: "DIR",
     default: DEFAULT_DATA_DIR,
-    help: "data directory",
+    help: "data directory, or s3:https://HOST[:PORT]/BUCKET[/PREFIX] for an object store",
     parse: (value: string) => value || DEFAULT_DATA_DIR,
   } satisfies Option<string>,
   listen: {
@@ -81,6 +81,11 @@ export const SERVE_OPTIONS = {
     help: "listen address: :PORT, HOST:PORT or unix:/path",
     parse: parseListen,
   } satisfies Option<ListenAddress>,
+  s3Cacert: text(
+    "s3-cacert",
+    "FILE",
+    "CA certificates (PEM) the object store's certificate is signed by",
+  ),
   noAuth: toggle("no-auth", "serve without authentication"),
   htpasswdFile: text("htpasswd-file", "FILE", "htpasswd file", "DIR/.htpasswd"),
   appendOnly: toggle("append-only", "refuse deletes (except of locks) and overwrites"),

@@ -91,8 +91,12 @@ async function readTls(config: ServeConfig): Promise<{ cert: string; key: string
 }
 
 /** The storage stack: the medium, the inventory it keeps, and the limits when there are any. */
-function buildStorage(config: ServeConfig, inventory: Inventory, policy: Policy | null): Storage {
-  const counted = withInventory(openStorage(config.storage), inventory);
+async function buildStorage(
+  config: ServeConfig,
+  inventory: Inventory,
+  policy: Policy | null,
+): Promise<Storage> {
+  const counted = withInventory(await openStorage(config.storage, Deno.env.toObject()), inventory);
   const { maxSize } = config;
   const hasLimits = maxSize !== null || (policy?.hasLimits() ?? false);
   if (!hasLimits) return counted;
@@ -149,7 +153,7 @@ export async function wire(config: ServeConfig, log: Logger): Promise<Wiring> {
   const policy = await loadPolicy(config);
   const tls = await readTls(config);
   const inventory = new Inventory();
-  const storage = buildStorage(config, inventory, policy);
+  const storage = await buildStorage(config, inventory, policy);
   await storage.prepare();
   const metrics = config.prometheus ? new Metrics(inventory, config.maxSize) : null;
   const app = trackInFlight(createApp({

@@ -1,0 +1,255 @@
+/**
+ * Storing an object in the bucket (docs/protocol.md §9): never over an
+ * existing one, verified twice without a second copy (the store checks the
+ * object's name signed as the payload hash; we hash while it streams and
+ * abandon the PUT before its end when the body is wrong or short, so a store
+ * that ignores the payload hash never completes it either), and a chunked
+ * upload spooled to a temp file so that it can be sent with its length.
+ *
+ * @module
+ */
+
+import { createHash } from "node:crypto";
+import type { BodyProducer } from "./s3_http.ts";
+import type { KeyLayout } from "./s3_keys.ts";
+import type { S3Ops } from "./s3_ops.ts";
+import type { RepoKeeper } from "./s3_repos.ts";
+import { checkBody, readParts } from "./upload_body.ts";
+import {
+  type ObjectRef,
+  type SaveOptions,
+  type SaveResult,
+  StorageError,
+  type UploadBody,
+} from "./types.ts";
+
+/** Bytes per read when a spooled body is sent. */
+const SPOOL_CHUNK_BYTES = 256 << 10;
+
+/** The uploads of one bucket. */
+export class S3Uploads {
+  /** Uploads under way, so a shutdown can abandon them (the store then never completes them). */
+  readonly #running = new Set<AbortController>();
+  /** The last upload of each key in this process: one at a time, so an identical one counts once. */
+  readonly #turns = new Map<string, Promise<unknown>>();
+  /** `false` once the store answered 501 to `If-None-Match: *`. */
+  #conditionalPut = true;
+
+  constructor(
+    readonly ops: S3Ops,
+    readonly keys: KeyLayout,
+    readonly repos: RepoKeeper,
+    /** Sign a streamed body's expected hash (the store checks it); false: ours alone. */
+    readonly signPayload = true,
+  ) {}
+
+  /** Stores an object, or confirms an identical one. */
+  async save(ref: ObjectRef, body: UploadBody, options: SaveOptions): Promise<SaveResult> {
+    const key = this.keys.object(ref);
+    const previous = this.#turns.get(key) ?? Promise.resolve();
+    const mine = previous.catch(() => {}).then(() => this.#save(ref, key, body, options));
+    this.#turns.set(key, mine);
+    try {
+      return await mine;
+    } finally {
+      if (this.#turns.get(key) === mine) this.#turns.delete(key);
+    }
+  }
+
+  async #save(
+    ref: ObjectRef,
+    key: string,
+    body: UploadBody,
+    options: SaveOptions,
+  ): Promise<SaveResult> {
+    options.signal?.throwIfAborted();
+    if (ref.type === "config") await this.repos.finishRemoval(ref.repo, options.signal);
+    if ((await this.ops.head(key, options.signal)) !== null) {
+      return await confirm(ref, body, options);
+    }
+    const abort = new AbortController();
+    this.#running.add(abort);
+    const signal = options.signal ? AbortSignal.any([options.signal, abort.signal]) : abort.signal;
+    try {
+      if (body instanceof Uint8Array || body === null) {
+        return await this.#putWhole(ref, key, body ?? new Uint8Array(0), { ...options, signal });
+      }
+      if (options.contentLength !== null) {
+        return await this.#putStream(ref, key, body, { ...options, signal });
+      }
+      return await this.#putSpooled(ref, key, body, { ...options, signal });
+    } finally {
+      this.#running.delete(abort);
+    }
+  }
+
+  /** A small body, hashed before it is sent: a wrong one never reaches the store. */
+  async #putWhole(
+    ref: ObjectRef,
+    key: string,
+    bytes: Uint8Array,
+    options: SaveOptions,
+  ): Promise<SaveResult> {
+    options.onReceive?.(bytes.length);
+    const digest = digestOf(bytes.length, createHash("sha256").update(bytes), ref, options);
+    if (ref.type === "config") return await this.#putConfig(key, bytes, digest, options);
+    await this.ops.put(key, bytes, {
+      contentLength: bytes.length,
+      payloadHash: digest,
+      signal: options.signal,
+    });
+    return { created: true, size: bytes.length };
+  }
+
+  /** The config: `If-None-Match: *` where the store supports it, so two servers cannot both write it. */
+  async #putConfig(
+    key: string,
+    bytes: Uint8Array,
+    digest: string,
+    options: SaveOptions,
+  ): Promise<SaveResult> {
+    const put = (headers: Record<string, string>) =>
+      this.ops.put(key, bytes, {
+        contentLength: bytes.length,
+        payloadHash: digest,
+        headers,
+        signal: options.signal,
+      });
+    if (this.#conditionalPut) {
+      try {
+        await put({ "if-none-match": "*" });
+        return { created: true, size: bytes.length };
+      } catch (err) {
+        if (!(err instanceof StorageError && /answered 501/.test(err.message))) throw err;
+        this.#conditionalPut = false; // checked by the HEAD before; the README says what this means
+      }
+    }
+    await put({});
+    return { created: true, size: bytes.length };
+  }
+
+  /** A body of known length, sent as it arrives; abandoned before its end when wrong or short. */
+  async #putStream(
+    ref: ObjectRef,
+    key: string,
+    body: ReadableStream<Uint8Array>,
+    options: SaveOptions,
+  ): Promise<SaveResult> {
+    const length = options.contentLength!;
+    const hash = createHash("sha256");
+    const produce: BodyProducer = async (write) => {
+      // write() settles once the part is in the socket: the buffer may be read into again.
+      const received = await readParts(
+        body,
+        async (part, total) => {
+          options.onReceive?.(total);
+          hash.update(part);
+          await write(part);
+        },
+        options.idleTimeoutMs,
+      );
+      digestOf(received, hash, ref, options);
+    };
+    const payloadHash = verifying(ref, options)
+      ? (ref as { name: string }).name
+      : "UNSIGNED-PAYLOAD";
+    await this.ops.put(key, produce, {
+      contentLength: length,
+      payloadHash,
+      signal: options.signal,
+    });
+    return { created: true, size: length };
+  }
+
+  /** A chunked body: into a temp file first (hashed on the way), then sent with its length. */
+  async #putSpooled(
+    ref: ObjectRef,
+    key: string,
+    body: ReadableStream<Uint8Array>,
+    options: SaveOptions,
+  ): Promise<SaveResult> {
+    const spool = await Deno.makeTempFile({ prefix: "restic-rest-spool-" });
+    try {
+      const hash = createHash("sha256");
+      const received = await (async () => {
+        using file = await Deno.open(spool, { write: true });
+        return await readParts(body, (part, total) => {
+          options.onReceive?.(total);
+          hash.update(part);
+          let offset = 0;
+          while (offset < part.length) offset += file.writeSync(part.subarray(offset));
+        }, options.idleTimeoutMs);
+      })();
+      const digest = digestOf(received, hash, ref, options);
+      await this.ops.put(key, sendFile(spool), {
+        contentLength: received,
+        payloadHash: digest,
+        signal: options.signal,
+      });
+      return { created: true, size: received };
+    } finally {
+      await Deno.remove(spool).catch(() => {});
+    }
+  }
+
+  /** Abandons every upload under way (shutdown): none of them completes. */
+  abortAll(): void {
+    for (const abort of this.#running) {
+      abort.abort(new StorageError("Io", "the server is stopping"));
+    }
+  }
+}
+
+function verifying(ref: ObjectRef, options: SaveOptions): boolean {
+  return options.verifyHash && ref.type !== "config";
+}
+
+/**
+ * Checks a received body's length, and its hash against the name when
+ * verifying; returns its SHA-256 (hex), to sign as the payload hash.
+ */
+function digestOf(
+  received: number,
+  hash: ReturnType<typeof createHash>,
+  ref: ObjectRef,
+  options: SaveOptions,
+): string {
+  if (!verifying(ref, options)) {
+    checkBody(received, options, null, "");
+    return hash.digest("hex");
+  }
+  const name = (ref as { name: string }).name;
+  checkBody(received, options, hash, name);
+  return name;
+}
+
+/** An upload of an object that is there: an identical body is fine (200), another is refused. */
+async function confirm(
+  ref: ObjectRef,
+  body: UploadBody,
+  options: SaveOptions,
+): Promise<SaveResult> {
+  if (!verifying(ref, options)) {
+    if (body instanceof ReadableStream) await body.cancel().catch(() => {});
+    throw new StorageError("AlreadyExists", `${ref.type} exists and is never overwritten`);
+  }
+  const hash = createHash("sha256");
+  const received = body instanceof ReadableStream
+    ? await readParts(body, (part) => void hash.update(part), options.idleTimeoutMs)
+    : (hash.update(body ?? new Uint8Array(0)), body?.length ?? 0);
+  digestOf(received, hash, ref, options);
+  return { created: false, size: received };
+}
+
+/** A spooled file as a body producer. */
+function sendFile(path: string): BodyProducer {
+  return async (write) => {
+    using file = await Deno.open(path, { read: true });
+    const buffer = new Uint8Array(SPOOL_CHUNK_BYTES);
+    while (true) {
+      const read = file.readSync(buffer);
+      if (read === null) return;
+      await write(buffer.subarray(0, read)); // write() is done with it when it settles
+    }
+  };
+}
