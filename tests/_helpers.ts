@@ -10,6 +10,8 @@ import { type AppHandler, type AppOptions, createApp } from "../lib/app.ts";
 import { createLogger, type Logger } from "../lib/log.ts";
 import { FsStorage } from "../lib/storage/fs.ts";
 import { MemoryStorage } from "./_memory_storage.ts";
+import { sharedStore, storedKeys, storeStorage, SWIFT_HERE } from "./_object_store.ts";
+import type { Storage } from "../lib/storage/types.ts";
 import { PERMISSIONS } from "../tools/compile.ts";
 
 /** The repository root of this project. */
@@ -54,7 +56,7 @@ export function memoryLogger(debug = true): Logger & { lines: string[] } {
 }
 
 /** The storage media the handler tests run against. */
-export const MEDIA = ["fs", "memory"] as const;
+export const MEDIA = ["fs", "memory", "s3"] as const;
 
 /** A storage medium of the tests. */
 export type Medium = typeof MEDIA[number];
@@ -71,22 +73,34 @@ export interface TestApp extends AsyncDisposable {
   read(path: string): Promise<string>;
   /** Puts bytes at a relative path behind the server's back (junk, strays, many objects). */
   plant(path: string, text: string): Promise<void>;
-  /** Makes what is stored at a relative path look `ms` older. */
-  age(path: string, ms: number): Promise<void>;
 }
 
-/** An in-process app on a fresh data folder, or on a fresh memory storage. */
+/**
+ * Registers a test for one medium: an object-store test is ignored (and
+ * says so) where no store can be started, and runs without the resource
+ * sanitizers (its client keeps connections to the store open).
+ */
+export function mediumTest(medium: Medium): (name: string, fn: () => Promise<void>) => void {
+  return (name, fn) =>
+    Deno.test({
+      name,
+      fn,
+      ignore: medium === "s3" && !SWIFT_HERE,
+      ...(medium === "s3" ? E2E : {}),
+    });
+}
+
+/** An in-process app on a fresh data folder, memory storage or bucket. */
 export async function testApp(
   options: Partial<Omit<AppOptions, "storage" | "log">> & { medium?: Medium } = {},
 ): Promise<TestApp> {
   const { medium = "fs", ...appOptions } = options;
   const dir = await tempDir();
   const log = memoryLogger();
-  const memory = medium === "memory" ? new MemoryStorage() : null;
-  const storage = memory ?? new FsStorage(dir.path);
-  await storage.prepare();
+  const medium$ = await openMedium(medium, dir.path);
+  await medium$.storage.prepare();
   const app = createApp({
-    storage,
+    storage: medium$.storage,
     log,
     verifyUpload: true,
     appendOnly: false,
@@ -94,31 +108,69 @@ export async function testApp(
     policy: null,
     ...appOptions,
   });
-  const encoder = new TextEncoder();
   return {
     app,
     dir: dir.path,
     log,
-    files: async () => memory ? [...memory.objects.keys()].sort() : await listFiles(dir.path),
-    read: async (path) =>
-      memory
-        ? new TextDecoder().decode(memory.objects.get(path)?.bytes)
-        : await Deno.readTextFile(`${dir.path}/${path}`),
-    async plant(path, text) {
-      if (memory) {
-        memory.objects.set(path, { bytes: encoder.encode(text), mtimeMs: Date.now() });
-        return;
-      }
-      await Deno.mkdir(`${dir.path}/${path}`.replace(/\/[^/]*$/, ""), { recursive: true });
-      await Deno.writeTextFile(`${dir.path}/${path}`, text);
+    ...medium$.look,
+    async [Symbol.asyncDispose]() {
+      medium$.close();
+      await dir[Symbol.asyncDispose]();
     },
-    async age(path, ms) {
-      const then = new Date(Date.now() - ms);
-      const stored = memory?.objects.get(path);
-      if (stored) stored.mtimeMs = then.getTime();
-      else await Deno.utime(`${dir.path}/${path}`, then, then);
+  };
+}
+
+type Look = Pick<TestApp, "files" | "read" | "plant">;
+
+/** A fresh storage of a medium, and how a test looks at what it stored. */
+async function openMedium(
+  medium: Medium,
+  dir: string,
+): Promise<{ storage: Storage; look: Look; close(): void }> {
+  const encoder = new TextEncoder();
+  if (medium === "memory") {
+    const memory = new MemoryStorage();
+    return {
+      storage: memory,
+      close: () => {},
+      look: {
+        files: () => Promise.resolve([...memory.objects.keys()].sort()),
+        read: (path) => Promise.resolve(new TextDecoder().decode(memory.objects.get(path)?.bytes)),
+        plant(path, text) {
+          memory.objects.set(path, { bytes: encoder.encode(text), mtimeMs: Date.now() });
+          return Promise.resolve();
+        },
+      },
+    };
+  }
+  if (medium === "s3") {
+    const { storage, client } = await storeStorage(await sharedStore());
+    return {
+      storage,
+      close: () => client.close(),
+      look: {
+        files: () => storedKeys(client),
+        read: async (path) =>
+          await (await client.send({ method: "GET", key: `pre/${path}` })).text(),
+        async plant(path, text) {
+          const bytes = encoder.encode(text);
+          const put = await client.send({ method: "PUT", key: `pre/${path}`, body: bytes });
+          await put.body.cancel();
+        },
+      },
+    };
+  }
+  return {
+    storage: new FsStorage(dir),
+    close: () => {},
+    look: {
+      files: () => listFiles(dir),
+      read: (path) => Deno.readTextFile(`${dir}/${path}`),
+      async plant(path, text) {
+        await Deno.mkdir(`${dir}/${path}`.replace(/\/[^/]*$/, ""), { recursive: true });
+        await Deno.writeTextFile(`${dir}/${path}`, text);
+      },
     },
-    [Symbol.asyncDispose]: () => dir[Symbol.asyncDispose](),
   };
 }
 
@@ -173,7 +225,7 @@ export interface ServerProcess extends AsyncDisposable {
  */
 export async function startServerProcess(
   args: string[],
-  options: { openFileLimit?: number } = {},
+  options: { openFileLimit?: number; env?: Record<string, string> } = {},
 ): Promise<ServerProcess> {
   const hasListen = args.includes("--listen");
   const denoArgs = [
@@ -199,6 +251,7 @@ export async function startServerProcess(
     stdin: "null",
     stdout: "piped",
     stderr: "piped",
+    env: options.env,
   }).spawn();
   const stderr: string[] = [];
   const { promise: started, resolve, reject } = Promise.withResolvers<string>();
@@ -358,6 +411,48 @@ export async function rawRequest(
       clearTimeout(timer);
     }
     return chunks.join("");
+  } finally {
+    try {
+      conn.close();
+    } catch { /* closed already */ }
+  }
+}
+
+/**
+ * POSTs a body with its `Content-Length` on a connection of its own (Deno's
+ * `fetch` sends every stream chunked) and returns the answer's status, or 0
+ * when the connection broke before an answer.
+ */
+export async function postWithLength(
+  url: string,
+  body: ReadableStream<Uint8Array> | Uint8Array,
+  length: number,
+): Promise<number> {
+  const target = new URL(url);
+  const conn = await Deno.connect({ hostname: target.hostname, port: Number(target.port) });
+  const write = async (bytes: Uint8Array) => {
+    let offset = 0;
+    while (offset < bytes.length) offset += await conn.write(bytes.subarray(offset));
+  };
+  try {
+    try {
+      await write(new TextEncoder().encode(
+        `POST ${target.pathname} HTTP/1.1\r\nhost: ${target.host}\r\n` +
+          `content-length: ${length}\r\nconnection: close\r\n\r\n`,
+      ));
+      if (body instanceof Uint8Array) await write(body);
+      else for await (const part of body) await write(part);
+    } catch {
+      // the server answered early and hung up: its answer is read below
+    }
+    const buffer = new Uint8Array(4096);
+    let head = "";
+    while (!head.includes("\r\n")) {
+      const n = await conn.read(buffer).catch(() => null);
+      if (n === null) break;
+      head += new TextDecoder().decode(buffer.subarray(0, n));
+    }
+    return Number(/^HTTP\/1\.1 (\d{3})/.exec(head)?.[1] ?? 0);
   } finally {
     try {
       conn.close();

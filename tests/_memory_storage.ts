@@ -124,7 +124,7 @@ export class MemoryStorage implements Storage {
     const stored = this.#get(ref);
     return Promise.resolve({
       size: stored.length,
-      body: (start, end) => stored.slice(start, end + 1),
+      body: (start, end) => Promise.resolve(stored.slice(start, end + 1)),
       close: () => {},
     });
   }

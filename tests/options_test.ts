@@ -60,10 +60,11 @@ Deno.test("every option can be set from its RESTIC_REST_* variable", () => {
     assert.match(helpText(), new RegExp(`--${option.flag}\\b`));
     const value = option.takes ? (option.shown ?? "7") : "true";
     const env = { [name]: value === "DIR/.htpasswd" ? "/x/.htpasswd" : value };
-    const command = parseCommand(
-      ["serve", ...(key === "prometheusNoAuth" ? ["--prometheus"] : [])],
-      env,
-    );
+    const needs: Record<string, string[]> = {
+      prometheusNoAuth: ["--prometheus"],
+      s3Cacert: ["s3:https://store.example/bucket", "--no-auth"],
+    };
+    const command = parseCommand(["serve", ...(needs[key] ?? [])], env);
     assert.equal(command.kind, "serve", name);
   }
 });

@@ -1,0 +1,243 @@
+/**
+ * restic-rest on an object store that fails: stopped during a backup,
+ * killed in the middle of an upload, sent a body that does not match its
+ * name, wrong credentials or a missing bucket at start; and memory while
+ * many large uploads stream to it.
+ */
+import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
+import { join } from "node:path";
+import {
+  E2E,
+  eventually,
+  postWithLength,
+  pseudoRandomBytes,
+  resticOk,
+  sha256,
+  startServerProcess,
+  tempDir,
+} from "./_helpers.ts";
+import { freshBucket, sharedStore, storedKeys, storeEnv, SWIFT_HERE } from "./_object_store.ts";
+import type { SwiftStore } from "../tools/swift.ts";
+
+function test(name: string, fn: () => Promise<void>): void {
+  Deno.test({ name, ...E2E, ignore: !SWIFT_HERE, fn });
+}
+
+function serveOnStore(store: SwiftStore, url: string, flags: string[] = ["--no-auth"]) {
+  return startServerProcess([url, ...flags], {
+    env: { ...Deno.env.toObject(), ...storeEnv(store) },
+  });
+}
+
+/** A body of `mib` MiB sent a MiB at a time, every `delayMs`, with its SHA-256. */
+function slowBody(mib: number, seed: number, delayMs: number) {
+  const piece = pseudoRandomBytes(1 << 20, seed);
+  const hash = createHash("sha256");
+  for (let i = 0; i < mib; i++) {
+    piece[0] = i;
+    hash.update(piece);
+  }
+  let sent = 0;
+  return {
+    id: hash.digest("hex"),
+    sent: () => sent,
+    stream: () =>
+      new ReadableStream<Uint8Array>({
+        async pull(controller) {
+          if (sent === mib) return controller.close();
+          if (delayMs > 0) await new Promise((r) => setTimeout(r, delayMs));
+          const copy = piece.slice();
+          copy[0] = sent++;
+          controller.enqueue(copy);
+        },
+      }),
+  };
+}
+
+test("the store stopped during a backup answers 503, never 404; restic finishes once it is back", async () => {
+  await using work = await tempDir();
+  const source = join(work.path, "source");
+  await Deno.mkdir(source);
+  for (let i = 0; i < 40; i++) {
+    await Deno.writeFile(join(source, `f${i}`), pseudoRandomBytes(2 << 20, i + 9));
+  }
+  const store = await sharedStore();
+  const { url } = await freshBucket(store);
+  await using server = await serveOnStore(store, url, ["--no-auth", "--debug"]);
+  const repo = `rest:${server.url}/outage/`;
+  await resticOk(repo, ["init"]);
+  const from = server.stderr.length;
+  // 80 MiB at 16 MiB/s: the store goes away after the first pack, with more to come
+  const backup = resticOk(repo, ["backup", "--quiet", "--limit-upload", "16384", source]);
+  const firstPack = () => server.stderr.slice(from).some((l) => /POST \/outage\/data\//.test(l));
+  assert.ok(await eventually(firstPack, 30_000), "a first pack was stored");
+  await store.stop();
+  await new Promise((r) => setTimeout(r, 4000));
+  await store.start();
+  await backup;
+  assert.match(await resticOk(repo, ["check", "--read-data"]), /no errors were found/);
+  const during = server.stderr.slice(from).filter((l) => l.startsWith("debug: "));
+  assert.ok(during.some((l) => / 503 \(/.test(l)), "503 while the store was away");
+  assert.deepEqual(
+    during.filter((l) => / 404( |$)/.test(l) && !/\/config /.test(l)),
+    [],
+    "never a 404 for data",
+  );
+});
+
+test("the store killed in the middle of an upload leaves no object, partial or whole", async () => {
+  const store = await sharedStore();
+  const { url, client } = await freshBucket(store);
+  await using server = await serveOnStore(store, url);
+  await (await fetch(`${server.url}/r/?create=true`, { method: "POST" })).body?.cancel();
+  const body = slowBody(128, 3, 15);
+  const upload = postWithLength(`${server.url}/r/data/${body.id}`, body.stream(), 128 << 20);
+  assert.ok(await eventually(() => body.sent() >= 30, 20_000), "30 MiB on their way");
+  await store.stop();
+  const status = await upload;
+  assert.notEqual(status, 200, "the upload did not succeed");
+  await store.start();
+  const head = await fetch(`${server.url}/r/data/${body.id}`, { method: "HEAD" });
+  assert.equal(head.status, 404);
+  assert.deepEqual((await storedKeys(client, "")).filter((k) => k.includes(body.id)), []);
+  const listing = await (await fetch(`${server.url}/r/data/`)).json();
+  assert.deepEqual(listing, []);
+});
+
+test("a body that does not hash to its name never becomes visible: whole, streamed, chunked", async () => {
+  const store = await sharedStore();
+  const { url, client } = await freshBucket(store);
+  await using server = await serveOnStore(store, url);
+  await (await fetch(`${server.url}/?create=true`, { method: "POST" })).body?.cancel();
+  const small = pseudoRandomBytes(1000, 1);
+  const big = pseudoRandomBytes(16 << 20, 2);
+  const wrongName = sha256("something else");
+  const target = `${server.url}/data/${wrongName}`;
+  const cases: [string, () => Promise<number>][] = [
+    ["whole", () => postWithLength(target, small, small.length)],
+    ["streamed", () => postWithLength(target, new Blob([big]).stream(), big.length)],
+    ["chunked", async () => {
+      const response = await fetch(target, { method: "POST", body: new Blob([big]).stream() });
+      await response.body?.cancel();
+      return response.status;
+    }],
+  ];
+  for (const [label, send] of cases) {
+    assert.equal(await send(), 400, label);
+    assert.equal(
+      (await fetch(`${server.url}/data/${wrongName}`, { method: "HEAD" })).status,
+      404,
+      label,
+    );
+  }
+  assert.deepEqual((await storedKeys(client, "")).filter((k) => k.includes(wrongName)), []);
+  const right = await fetch(`${server.url}/data/${sha256(big)}`, {
+    method: "POST",
+    body: new Blob([big]).stream(),
+  });
+  await right.body?.cancel();
+  assert.equal(right.status, 200, "a chunked upload with the right content is stored");
+});
+
+test("a store that would not check the payload hash still never gets a wrong body: the PUT is abandoned", async () => {
+  const store = await sharedStore();
+  const { client } = await freshBucket(store, "p/");
+  const { S3Storage } = await import("../lib/storage/s3.ts");
+  const storage = new S3Storage(client, "p/", { signPayload: false });
+  await storage.prepare();
+  const body = pseudoRandomBytes(16 << 20, 8);
+  const wrong = sha256("not this body");
+  await assert.rejects(
+    storage.save({ repo: ["r"], type: "data", name: wrong }, new Blob([body]).stream(), {
+      verifyHash: true,
+      contentLength: body.length,
+    }),
+    (err) => err instanceof Error && "code" in err && err.code === "HashMismatch",
+  );
+  assert.deepEqual(await storedKeys(client, "p/"), [], "nothing was stored");
+  const saved = await storage.save(
+    { repo: ["r"], type: "data", name: sha256(body) },
+    new Blob([body]).stream(),
+    { verifyHash: true, contentLength: body.length },
+  );
+  assert.equal(saved.created, true);
+  client.close();
+});
+
+test("wrong credentials, a missing bucket and an unreachable store are refused at start in one line", async () => {
+  const store = await sharedStore();
+  const { url } = await freshBucket(store);
+  const env = { ...Deno.env.toObject(), ...storeEnv(store) };
+  const cases: [string, string, Record<string, string>, RegExp][] = [
+    ["wrong secret", url, { AWS_SECRET_ACCESS_KEY: "not-the-secret" }, /refused the credentials/],
+    ["missing bucket", `${url}-missing`, {}, /no such bucket/],
+    ["nothing listening", "s3:http://127.0.0.1:1/bucket", {}, /Cannot reach the object store/],
+    ["no credentials", url, {
+      AWS_ACCESS_KEY_ID: "",
+      AWS_SECRET_ACCESS_KEY: "",
+      HOME: "/nonexistent",
+    }, /AWS_ACCESS_KEY_ID/],
+  ];
+  for (const [label, location, extra, expected] of cases) {
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "-A",
+        new URL("../main.ts", import.meta.url).pathname,
+        "serve",
+        location,
+        "--no-auth",
+        "--listen",
+        "127.0.0.1:0",
+      ],
+      env: { ...env, ...extra },
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const stderr = new TextDecoder().decode(out.stderr).trim();
+    assert.equal(out.code, 2, `${label}: ${stderr}`);
+    assert.match(stderr, expected, label);
+    assert.equal(stderr.split("\n").filter((l) => l.startsWith("restic-rest:")).length, 1, label);
+    for (const secret of [store.secretKey, "not-the-secret", store.accessKey]) {
+      assert.ok(!stderr.includes(secret), `${label}: no credential in the output`);
+    }
+  }
+});
+
+test("eight 128 MiB uploads at once to the store: memory stays flat", async () => {
+  const store = await sharedStore();
+  const { url } = await freshBucket(store);
+  await using server = await serveOnStore(store, url, [
+    "--no-auth",
+    "--prometheus",
+    "--prometheus-no-auth",
+  ]);
+  const pid = server.process.pid;
+  const status = async (field: string) =>
+    Number(
+      new RegExp(`^${field}:\\s+(\\d+)`, "m").exec(await Deno.readTextFile(`/proc/${pid}/status`))
+        ?.[1],
+    );
+  await (await fetch(`${server.url}/?create=true`, { method: "POST" })).body?.cancel();
+  const idle = await status("VmRSS");
+  await Deno.writeTextFile(`/proc/${pid}/clear_refs`, "5");
+  const bodies = Array.from({ length: 8 }, (_, i) => slowBody(128, 40 + i, 0));
+  const statuses = await Promise.all(bodies.map(async (body, i) => {
+    const target = `${server.url}/data/${body.id}`;
+    if (i < 7) return await postWithLength(target, body.stream(), 128 << 20);
+    // one chunked (fetch sends streams so): spooled to a file, not held
+    const response = await fetch(target, { method: "POST", body: body.stream() });
+    await response.body?.cancel();
+    return response.status;
+  }));
+  assert.deepEqual(statuses, Array(8).fill(200));
+  const peak = await status("VmHWM");
+  const rise = (peak - idle) / 1024;
+  assert.ok(rise <= 48, `peak RSS rose ${rise.toFixed(1)} MiB over idle`);
+  const metrics = await (await fetch(`${server.url}/metrics`)).text();
+  assert.ok(
+    !metrics.includes(store.secretKey) && !metrics.includes(store.accessKey),
+    "no credential in /metrics",
+  );
+});
