@@ -22,6 +22,7 @@ import {
   type Scale,
 } from "./scenarios.ts";
 import { type ServerKind, startServer } from "./servers.ts";
+import { storeRounds } from "./store.ts";
 import type { Tools } from "./tools.ts";
 
 /** The scenarios the `+auth+log` variant runs: its rows are compared with the plain ones. */
@@ -196,7 +197,9 @@ export async function runAll(
   dir: string,
   only?: string[],
 ): Promise<Sample[]> {
-  const scenarioLabels = withNeeds(only?.filter((l) => !["idle", "restic", "million"].includes(l)));
+  const scenarioLabels = withNeeds(
+    only?.filter((l) => !["idle", "restic", "million", "store"].includes(l)),
+  );
   return [
     ...(only && scenarioLabels?.length === 0
       ? []
@@ -204,6 +207,9 @@ export async function runAll(
     ...(wanted(only, "idle") ? await idleEmpty(tools, scale, dir) : []),
     ...(wanted(only, "restic") ? await resticRounds(tools, scale, dir) : []),
     ...(wanted(only, "million") ? await millionRounds(tools, scale, dir) : []),
+    ...(wanted(only, "store") && tools.swift && tools.rclone
+      ? await storeRounds(tools.restbench!, scale)
+      : []),
   ];
 }
 

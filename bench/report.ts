@@ -136,6 +136,14 @@ export const TARGETS: Target[] = [
   absolute("million first answer ms", 1000, "ms"),
   relative("million v2 s", "rest-server", 1.0, false),
   absolute("million peak RSS MiB", 96, "MiB"),
+  ...[
+    "store upload-c1 MB/s",
+    "store upload-c8 MB/s",
+    "store download-c1 MB/s",
+    "store download-c8 MB/s",
+  ]
+    .map((row) => relative(row, "rclone", 1.0, true)),
+  relative("store list v2 s", "rclone", 1.0, false),
   {
     row: "small-c32 req/s",
     text: "+auth+log ≥ 0.9× no auth",

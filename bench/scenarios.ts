@@ -18,6 +18,8 @@ export interface Scale {
   listObjects: number;
   resticMib: number;
   millionObjects: number;
+  /** Objects in the bucket for the object store's listing scenario. */
+  storeListed: number;
   rounds: number;
 }
 
@@ -30,6 +32,7 @@ export const FULL: Scale = {
   listObjects: 100_000,
   resticMib: 1024,
   millionObjects: 1_000_000,
+  storeListed: 10_000,
   rounds: 2,
 };
 
@@ -42,6 +45,7 @@ export const QUICK: Scale = {
   listObjects: 500,
   resticMib: 8,
   millionObjects: 3000,
+  storeListed: 300,
   rounds: 1,
 };
 
@@ -128,6 +132,31 @@ export async function runScenarios(
   for (const seed of [s1, s2]) {
     await restbench(binary, server, "cleanup", ["-scenario", "cleanup", ...blobs, "-seed", seed]);
   }
+  return results;
+}
+
+/**
+ * The scenarios on an object store: uploads, downloads and a listing of
+ * `listed` objects already in the bucket (sizes too: v2).
+ */
+export async function storeScenarios(
+  binary: string,
+  server: BenchServer,
+  scale: Scale,
+  listed: number,
+): Promise<Result[]> {
+  const blobs = ["-n", String(Math.min(scale.blobs, 32)), "-size", String(scale.blobMib)];
+  const seed = String(Date.now() % 1_000_000_000);
+  const plan: [string, string[]][] = [
+    ["upload-c1", ["-scenario", "upload", ...blobs, "-c", "1", "-seed", seed]],
+    ["upload-c8", ["-scenario", "upload", ...blobs, "-c", "8", "-seed", `${seed}1`]],
+    ["download-c1", ["-scenario", "download", ...blobs, "-c", "1", "-seed", seed]],
+    ["download-c8", ["-scenario", "download", ...blobs, "-c", "8", "-seed", `${seed}1`]],
+    ["list", ["-scenario", "list", "-k", String(listed), "-reps", "3"]],
+  ];
+  await restbench(binary, server, "create", ["-create", "-scenario", "create"]);
+  const results: Result[] = [];
+  for (const [label, args] of plan) results.push(await restbench(binary, server, label, args));
   return results;
 }
 

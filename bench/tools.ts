@@ -21,6 +21,8 @@ export interface Tools {
   rclone: string | null;
   ceiling: string | null;
   restic: string | null;
+  /** Whether an object store (Swift's S3 API) can be started for the store rows. */
+  swift: boolean;
   /** Only these servers (`--servers`); all when absent. */
   servers?: string[];
   notes: string[];
@@ -124,12 +126,19 @@ export async function findTools(toolsDir: string, work: string): Promise<Tools> 
   if (!rclone) notes.push("rclone serve restic skipped: apt-get install -y rclone");
   const restic = await which("restic");
   if (!restic) notes.push("the restic backup rows skipped: apt-get install -y restic");
+  const swift =
+    (await run("/usr/bin/python3", ["-c", "import swift"]).catch(() => ({ ok: false }))).ok &&
+    (await which("memcached")) !== null;
+  if (!swift) {
+    notes.push("the object store rows skipped: apt-get install -y python3-swift memcached");
+  }
   return {
     restbench: await restbench(toolsDir, work, notes),
     restServer: await restServer(toolsDir, work, notes),
     rclone,
     ceiling,
     restic,
+    swift,
     notes,
   };
 }
