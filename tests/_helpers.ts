@@ -485,9 +485,11 @@ export async function runCommand(
   command: string,
   args: string[],
   stdin = "",
+  env?: Record<string, string>,
 ): Promise<CommandResult> {
   const child = new Deno.Command(command, {
     args,
+    env,
     stdin: "piped",
     stdout: "piped",
     stderr: "piped",

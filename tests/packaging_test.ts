@@ -3,7 +3,8 @@ import assert from "node:assert/strict";
 import { parseCommand } from "../lib/cli.ts";
 import { compileArgs, PERMISSIONS, RUNTIME_FLAGS, WORKER_MODULES } from "../tools/compile.ts";
 import denoJson from "../deno.json" with { type: "json" };
-import { PROJECT_ROOT } from "./_helpers.ts";
+import { dirname } from "node:path";
+import { PROJECT_ROOT, runCommand, tempDir } from "./_helpers.ts";
 
 const unit = await Deno.readTextFile(`${PROJECT_ROOT}examples/restic-rest.service`);
 
@@ -58,9 +59,15 @@ Deno.test({
 });
 
 Deno.test("compileArgs() bakes in exactly the permissions the server needs", () => {
-  assert.deepEqual(PERMISSIONS, ["--allow-net", "--allow-read", "--allow-write", "--allow-env"]);
+  assert.deepEqual(PERMISSIONS, [
+    "--allow-net",
+    "--allow-read",
+    "--allow-write",
+    "--allow-env",
+    "--allow-sys=statfs",
+  ]);
   const args = compileArgs("aarch64-apple-darwin", "dist/x");
-  assert.deepEqual(args.slice(0, 6), ["compile", ...PERMISSIONS, ...RUNTIME_FLAGS]);
+  assert.deepEqual(args.slice(0, 7), ["compile", ...PERMISSIONS, ...RUNTIME_FLAGS]);
   assert.ok(args.join(" ").includes("--target aarch64-apple-darwin --output dist/x"));
   assert.ok(args.at(-1)!.endsWith("/main.ts"));
   assert.ok(!args.includes("--allow-all") && !args.includes("-A"));
@@ -111,4 +118,109 @@ Deno.test("deno task serve runs with the same permissions and V8 flags as the co
   const serve = denoJson.tasks.serve.split(" ");
   for (const flag of [...PERMISSIONS, ...RUNTIME_FLAGS]) assert.ok(serve.includes(flag), flag);
   assert.ok(!serve.includes("-A") && !serve.includes("--allow-all"));
+});
+
+Deno.test("deno task install runs with the same permissions and V8 flags as the compiled binary", () => {
+  const install = denoJson.tasks.install.split(" ");
+  for (const flag of [...PERMISSIONS, ...RUNTIME_FLAGS]) assert.ok(install.includes(flag), flag);
+  assert.ok(install.includes("--global") && install.includes("restic-rest"));
+  assert.ok(!install.includes("-A") && !install.includes("--allow-all"));
+});
+
+Deno.test({
+  name: "the installed restic-rest command runs --version, user add and serve",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    await using root = await tempDir();
+    await using data = await tempDir();
+    const path = `${root.path}/bin:${dirname(Deno.execPath())}:${Deno.env.get("PATH") ?? ""}`;
+    const installed = await new Deno.Command(Deno.execPath(), {
+      args: ["task", "install"],
+      cwd: PROJECT_ROOT,
+      env: { DENO_INSTALL_ROOT: root.path, PATH: path, NO_COLOR: "1" },
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    assert.equal(installed.code, 0, new TextDecoder().decode(installed.stderr));
+    const command = `${root.path}/bin/restic-rest`;
+    const env = { PATH: path };
+    const version = await runCommand(command, ["--version"], "", env);
+    assert.equal(version.code, 0, version.stderr);
+    assert.match(version.stdout + version.stderr, /^restic-rest \d+\.\d+\.\d+/);
+    const added = await runCommand(
+      command,
+      ["user", "add", "anna", "--path", data.path, "--password-stdin"],
+      "anna-pw\n",
+      env,
+    );
+    assert.equal(added.code, 0, added.stderr);
+    assert.match(await Deno.readTextFile(`${data.path}/.htpasswd`), /^anna:\$2[aby]\$/m);
+    const server = new Deno.Command(command, {
+      args: ["serve", data.path, "--listen", "127.0.0.1:0"],
+      env,
+      stdout: "null",
+      stderr: "piped",
+    }).spawn();
+    try {
+      let seen = "";
+      const reader = server.stderr.pipeThrough(new TextDecoderStream()).getReader();
+      while (!/start server on (\S+)\n/.test(seen)) {
+        const { value, done } = await reader.read();
+        if (done) throw new Error(`serve ended before listening:\n${seen}`);
+        seen += value;
+      }
+      const address = /start server on (\S+)\n/.exec(seen)![1];
+      const health = await fetch(`http://${address}/healthz`);
+      assert.equal(health.status, 200, await health.text());
+      const refused = await fetch(`http://${address}/config`);
+      await refused.body?.cancel();
+      assert.equal(refused.status, 401, "the user file made by user add is in force");
+      reader.releaseLock();
+    } finally {
+      server.kill("SIGKILL");
+      await server.status;
+      await server.stderr.cancel().catch(() => {});
+    }
+  },
+});
+
+/** What the repository's root may hold: the layout the README and STYLE describe. */
+const ROOT_LAYOUT = [
+  ".ci",
+  ".github",
+  ".gitignore",
+  "Dockerfile",
+  "README.md",
+  "bench",
+  "deno.json",
+  "deno.lock",
+  "docs",
+  "examples",
+  "lib",
+  "main.ts",
+  "tests",
+  "tools",
+];
+
+Deno.test("the repository's root holds only the files of the layout, no strays", async () => {
+  const listed = await new Deno.Command("git", {
+    args: ["ls-files", "--cached", "--others", "--exclude-standard"],
+    cwd: PROJECT_ROOT,
+    stdout: "piped",
+    stderr: "null",
+  }).output().catch(() => null);
+  const entries = new Set<string>();
+  if (listed?.success) {
+    for (const file of new TextDecoder().decode(listed.stdout).split("\n")) {
+      if (file) entries.add(file.split("/")[0]);
+    }
+  } else {
+    // Not a git checkout (an unpacked archive): the folder itself.
+    for await (const entry of Deno.readDir(PROJECT_ROOT)) entries.add(entry.name);
+  }
+  assert.deepEqual([...entries].filter((name) => !ROOT_LAYOUT.includes(name)), []);
+  for (const needed of ["main.ts", "lib", "tests", "deno.json", "README.md"]) {
+    assert.ok(entries.has(needed), needed);
+  }
 });

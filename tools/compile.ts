@@ -11,8 +11,17 @@
 
 import { parseArgs } from "node:util";
 
-/** What the server touches: sockets, its data directory and files, RESTIC_REST_* variables. */
-export const PERMISSIONS = ["--allow-net", "--allow-read", "--allow-write", "--allow-env"];
+/**
+ * What the server touches: sockets, its data directory and files, RESTIC_REST_*
+ * variables, and the free space of the disk (statfs) for the status page.
+ */
+export const PERMISSIONS = [
+  "--allow-net",
+  "--allow-read",
+  "--allow-write",
+  "--allow-env",
+  "--allow-sys=statfs",
+];
 
 /**
  * V8 settings for a small footprint:
