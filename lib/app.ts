@@ -14,8 +14,9 @@ import { errorToResponse, HttpError } from "./http_error.ts";
 import { STATUS_CODE } from "./http_status.ts";
 import type { Logger } from "./log.ts";
 import { type Metrics, METRICS_MEDIA_TYPE } from "./metrics.ts";
-import { parseTarget } from "./repo_path.ts";
+import { parseTarget, type RepoPath } from "./repo_path.ts";
 import { createRouter } from "./router.ts";
+import { type StatusFormat, statusFormat, type StatusPage } from "./status.ts";
 import type { Storage } from "./storage/types.ts";
 
 /** The realm sent with every 401, so browsers and wget ask for credentials. */
@@ -44,6 +45,8 @@ export interface AppOptions extends AccessRules {
   idleTimeoutMs?: number;
   /** Whether what was stored before the start has been counted (for `/healthz`). */
   inventoryComplete?: () => boolean;
+  /** The page a browser gets at `/` and `/REPO/`; `null` with `--no-status-page`. */
+  status?: StatusPage | null;
 }
 
 /** Facts about the connection, as `Deno.serve` passes them. */
@@ -158,6 +161,40 @@ async function serveMetrics(
   });
 }
 
+function refusal(status: 401 | 403, reason: string): HttpError {
+  return status === 401 ? unauthorized(reason) : new HttpError(STATUS_CODE.Forbidden, reason);
+}
+
+/**
+ * The status page for `/` (any authenticated caller, who sees only what they
+ * may read) or for a repository (which the caller must be able to reach).
+ */
+async function serveStatus(
+  { options }: Pipeline,
+  request: Request,
+  format: StatusFormat,
+  scope: RepoPath,
+  user: string | null,
+): Promise<Response> {
+  if (scope.length > 0) {
+    const decision = decideAccess(options, user, scope);
+    if (!decision.ok) throw refusal(decision.status, decision.reason);
+  }
+  const restricted = options.auth != null && user !== null &&
+    (options.privateRepos || options.policy !== null);
+  const response = await options.status!.respond(
+    format,
+    {
+      mayRead: (repo) => !restricted || decideAccess(options, user, repo).ok,
+      seesEverything: !restricted,
+    },
+    scope,
+    request.method === "HEAD",
+  );
+  if (response === null) throw new HttpError(STATUS_CODE.NotFound, "no repository here");
+  return response;
+}
+
 async function dispatch(
   pipeline: Pipeline,
   request: Request,
@@ -175,12 +212,12 @@ async function dispatch(
   if (target === null) {
     throw new HttpError(STATUS_CODE.NotFound, "the path names no repository, type or object");
   }
-  const decision = decideAccess(options, caller.user, target.repo);
-  if (!decision.ok) {
-    throw decision.status === 401
-      ? unauthorized(decision.reason)
-      : new HttpError(STATUS_CODE.Forbidden, decision.reason);
+  if (options.status && target.kind === "repo") {
+    const format = statusFormat(request);
+    if (format) return await serveStatus(pipeline, request, format, target.repo, caller.user);
   }
+  const decision = decideAccess(options, caller.user, target.repo);
+  if (!decision.ok) throw refusal(decision.status, decision.reason);
   const signal = clientGone(info);
   return await pipeline.route({
     request,

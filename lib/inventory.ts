@@ -21,7 +21,7 @@ export interface RepoStats {
   objects: Record<ObjectType, number>;
   /** Snapshot name → modification time (ms); snapshots are few, so kept whole. */
   snapshots: Map<string, number>;
-  /** When anything was last written, epoch ms (0: not since start). */
+  /** When anything was last written, epoch ms (0: never): the newest object's time. */
   lastWriteMs: number;
 }
 
@@ -91,6 +91,7 @@ export class Inventory {
     const stats = this.#stats(ref.repo);
     stats.count++;
     stats.bytes += size;
+    if (mtimeMs > stats.lastWriteMs) stats.lastWriteMs = mtimeMs;
     this.#addBytes(ref.repo, size);
     if (ref.type === "config") return;
     stats.objects[ref.type]++;

@@ -194,7 +194,7 @@ function repoFamilies(repos: [string, RepoStats][]): string[][] {
     family(
       "restic_rest_repo_last_write_timestamp_seconds",
       "gauge",
-      "Time of the last object written since the server started",
+      "Time of the newest object written (by its modification time)",
       repos.filter(([, s]) => s.lastWriteMs > 0).map(([path, s]) =>
         `restic_rest_repo_last_write_timestamp_seconds{${repo(path)}} ${s.lastWriteMs / 1000}`
       ),

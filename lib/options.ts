@@ -9,7 +9,7 @@
 
 import { parseListen } from "./listen.ts";
 import type { ListenAddress } from "./listen.ts";
-import { parseCount, parseSeconds, parseSize } from "./units.ts";
+import { parseCount, parseDuration, parseSeconds, parseSize } from "./units.ts";
 import { ConfigError } from "./errors.ts";
 
 /** One option. `T` is the type of its value in the configuration. */
@@ -155,6 +155,22 @@ export const SERVE_OPTIONS = {
     default: 200,
     help: "connections served at once, 4 open files each; more wait",
     parse: (value: string, flag: string) => parseCount(flag, value),
+  } satisfies Option<number>,
+  statusPage: {
+    ...toggle(
+      "no-status-page",
+      "answer browsers as restic clients: no status page at / and /REPO/",
+    ),
+    default: true,
+    parse: (value: string, flag: string) => !parseBoolean(flag, value),
+  } satisfies Option<boolean>,
+  staleAfterSeconds: {
+    flag: "stale-after",
+    takes: "DURATION",
+    default: 48 * 3600,
+    shown: "48h",
+    help: "the status page marks a repository whose newest snapshot is older",
+    parse: (value: string, flag: string) => parseDuration(flag, value),
   } satisfies Option<number>,
   debug: toggle("debug", "log every request and the reason for every 4xx"),
   tlsMinVer: {

@@ -66,3 +66,44 @@ export function parseCount(flag: string, value: string): number {
   }
   return count;
 }
+
+const DURATION_UNITS: Record<string, number> = { "": 1, s: 1, m: 60, h: 3600, d: 86_400 };
+
+/**
+ * Parses a duration above 0: seconds, or a number with s, m, h or d
+ * (`90m`, `48h`, `2d`).
+ *
+ * @param flag The flag, for the message.
+ * @param value The text given.
+ * @returns Seconds.
+ * @throws {ConfigError} When it is not a duration above 0.
+ */
+export function parseDuration(flag: string, value: string): number {
+  const match = /^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$/i.exec(value);
+  const seconds = match ? Number(match[1]) * DURATION_UNITS[match[2].toLowerCase()] : NaN;
+  if (!(seconds > 0) || !Number.isFinite(seconds)) {
+    throw new ConfigError(
+      `Cannot use ${flag} "${value}": give a duration above 0, like 90m, 48h or 2d`,
+    );
+  }
+  return seconds;
+}
+
+const BYTE_UNITS = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
+
+/**
+ * Writes a byte count for people: `0 B`, `512 B`, `1.5 GiB`.
+ *
+ * @param bytes The count.
+ * @returns The count with a binary unit, three significant digits.
+ */
+export function formatBytes(bytes: number): string {
+  let value = bytes;
+  let unit = 0;
+  while (value >= 1024 && unit < BYTE_UNITS.length - 1) {
+    value /= 1024;
+    unit++;
+  }
+  const digits = unit === 0 || value >= 100 ? 0 : value >= 10 ? 1 : 2;
+  return `${value.toFixed(digits)} ${BYTE_UNITS[unit]}`;
+}

@@ -16,6 +16,7 @@ import type { Logger } from "./log.ts";
 import { Metrics } from "./metrics.ts";
 import { checkPolicyAgainstFlags, parsePolicy, type Policy } from "./policy.ts";
 import { withQuota } from "./quota.ts";
+import { StatusPage } from "./status.ts";
 import { describeStorage, openStorage } from "./storage/mod.ts";
 import type { Storage } from "./storage/types.ts";
 import { VERSION } from "./version.ts";
@@ -130,6 +131,7 @@ async function countStored(
 function flagLines(config: ServeConfig, metrics: Metrics | null, policy: Policy | null): string[] {
   return [
     config.appendOnly && "append-only mode",
+    config.statusPage && "status page for browsers at / and /REPO/",
     config.allowRepoDelete && "repositories may be deleted (--allow-repo-delete)",
     metrics && `metrics at /metrics${config.prometheusNoAuth ? " (no authentication)" : ""}`,
     config.groupAccessibleRepos && "group-accessible repositories (0770/0660)",
@@ -156,6 +158,16 @@ export async function wire(config: ServeConfig, log: Logger): Promise<Wiring> {
   const storage = await buildStorage(config, inventory, policy);
   await storage.prepare();
   const metrics = config.prometheus ? new Metrics(inventory, config.maxSize) : null;
+  const status = config.statusPage
+    ? new StatusPage({
+      inventory,
+      health: () => storage.health(),
+      version: VERSION,
+      startedMs: Date.now(),
+      staleAfterSeconds: config.staleAfterSeconds,
+      maxSizeBytes: config.maxSize,
+    })
+    : null;
   const app = trackInFlight(createApp({
     storage,
     log,
@@ -163,6 +175,7 @@ export async function wire(config: ServeConfig, log: Logger): Promise<Wiring> {
     policy,
     metrics,
     metricsNoAuth: config.prometheusNoAuth,
+    status,
     inventoryComplete: () => inventory.complete,
     idleTimeoutMs: config.idleTimeoutSeconds > 0 ? config.idleTimeoutSeconds * 1000 : undefined,
     verifyUpload: config.verifyUpload,

@@ -1,11 +1,12 @@
 /**
  * Whether the data folder takes writes, for `/healthz`: the folder is looked
  * up on every call (cheap), a file is written and removed at most every 10 s,
- * so a flood of probes writes one file.
+ * so a flood of probes writes one file; the free space is read with it.
  *
  * @module
  */
 
+import { statfs } from "node:fs/promises";
 import { join } from "../fs_util.ts";
 import { TEMP_FILE_PREFIX } from "../restic.ts";
 import { toStorageError } from "./fs_errors.ts";
@@ -41,6 +42,16 @@ export class HealthProbe {
     return this.#last.answer;
   }
 
+  /** The disk's free space, or nothing where it cannot be read (no `--allow-sys=statfs`). */
+  async #space(): Promise<{ freeBytes?: number }> {
+    try {
+      const disk = await statfs(this.root);
+      return { freeBytes: Number(disk.bavail) * Number(disk.bsize) };
+    } catch {
+      return {};
+    }
+  }
+
   /** Creates and removes a small file in the data folder. */
   async #probe(): Promise<Health> {
     const probe = join(this.root, `${TEMP_FILE_PREFIX}health-${randomSuffix()}`);
@@ -52,7 +63,7 @@ export class HealthProbe {
         file.close();
       }
       await Deno.remove(probe);
-      return { ok: true, detail: "the data folder takes writes" };
+      return { ok: true, detail: "the data folder takes writes", ...await this.#space() };
     } catch (err) {
       await Deno.remove(probe).catch(() => {});
       return { ok: false, detail: toStorageError(err, "write to the data folder").message };

@@ -149,6 +149,8 @@ export interface Health {
   ok: boolean;
   /** A short reason, for `/healthz` and the log; never a credential. */
   detail: string;
+  /** Bytes the medium can still take, where it has a bound it knows (a disk). */
+  freeBytes?: number;
 }
 
 /** Where restic's repositories live. */
