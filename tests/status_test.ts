@@ -124,6 +124,9 @@ Deno.test("the HTML escapes every name, marks stale and never-backed-up reposito
   assert.match(html, /class="card repo never"/);
   assert.match(html, /class="card repo stale"/);
   assert.match(html, /2 days ago/);
+  assert.match(html, /aria-label="[\d.]+% of the budget"/, "the --max-size budget as a bar");
+  assert.match(html, /Free on the disk<\/div><div class="figure">5\.00 GiB/);
+  assert.match(html, /Up for<\/div><div class="figure">1 d 2 h/);
 });
 
 Deno.test("GET / with Accept: text/html is the page; without it, the protocol's answer", async () => {
