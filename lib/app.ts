@@ -10,6 +10,7 @@
 import { type AccessRules, decideAccess } from "./access.ts";
 import type { Authenticator } from "./auth.ts";
 import { createHandlers, type RequestContext } from "./handlers.ts";
+import { clientAddress, type TrustedProxies } from "./client_address.ts";
 import { errorToResponse, HttpError } from "./http_error.ts";
 import { STATUS_CODE } from "./http_status.ts";
 import type { Logger } from "./log.ts";
@@ -45,6 +46,8 @@ export interface AppOptions extends AccessRules {
   idleTimeoutMs?: number;
   /** Whether what was stored before the start has been counted (for `/healthz`). */
   inventoryComplete?: () => boolean;
+  /** Proxies whose `X-Forwarded-For` names the client (`--trusted-proxy`). */
+  trustedProxies?: TrustedProxies | null;
   /** The page a browser gets at `/` and `/REPO/`; `null` with `--no-status-page`. */
   status?: StatusPage | null;
 }
@@ -76,7 +79,7 @@ function clientGone(info?: ConnectionInfo): () => AbortSignal {
 /** A request handler as `Deno.serve` takes it. */
 export type AppHandler = (request: Request, info?: ConnectionInfo) => Promise<Response>;
 
-function clientAddress(info?: ConnectionInfo): string {
+function socketAddress(info?: ConnectionInfo): string {
   const addr = info?.remoteAddr;
   if (addr && "hostname" in addr) return addr.hostname;
   return "local";
@@ -98,6 +101,8 @@ function json(status: number, body: unknown): Response {
 /** Who made a request, as far as it is known; filled in while handling it. */
 interface Caller {
   user: string | null;
+  /** The client's address: the socket's, or what a trusted proxy forwarded. */
+  address: string;
 }
 
 /** What the pipeline's steps share. */
@@ -110,20 +115,22 @@ async function authenticate(
   { options }: Pipeline,
   request: Request,
   caller: Caller,
-  info?: ConnectionInfo,
 ): Promise<void> {
   const { auth, log } = options;
   if (!auth) return;
-  const result = await auth.authenticate(request);
+  const result = await auth.authenticate(request, caller.address);
   caller.user = result.user ?? null;
-  if (!result.ok) {
-    if (result.user !== undefined) {
-      log.warn(
-        `failed login for user "${result.user}" from ${clientAddress(info)}: ${result.reason}`,
-      );
-    }
-    throw unauthorized(result.reason);
+  if (result.ok) return;
+  if (result.retryAfterSeconds !== undefined) {
+    const status = result.busy ? STATUS_CODE.ServiceUnavailable : STATUS_CODE.TooManyRequests;
+    throw new HttpError(status, result.reason, {
+      "retry-after": String(result.retryAfterSeconds),
+    });
   }
+  if (result.checked) {
+    log.warn(`failed login for user "${result.user}" from ${caller.address}: ${result.reason}`);
+  }
+  throw unauthorized(result.reason);
 }
 
 function onlyGet(request: Request, path: string): void {
@@ -146,11 +153,10 @@ async function serveMetrics(
   pipeline: Pipeline,
   request: Request,
   caller: Caller,
-  info?: ConnectionInfo,
 ): Promise<Response> {
   const { options } = pipeline;
   if (!options.metricsNoAuth) {
-    await authenticate(pipeline, request, caller, info);
+    await authenticate(pipeline, request, caller);
     if (options.privateRepos && caller.user !== null && caller.user !== METRICS_USER) {
       throw unauthorized(`only "${METRICS_USER}" may read /metrics with --private-repos`);
     }
@@ -205,9 +211,9 @@ async function dispatch(
   const { options } = pipeline;
   if (url.pathname === "/healthz") return await health(pipeline, request);
   if (url.pathname === "/metrics" && options.metrics) {
-    return await serveMetrics(pipeline, request, caller, info);
+    return await serveMetrics(pipeline, request, caller);
   }
-  await authenticate(pipeline, request, caller, info);
+  await authenticate(pipeline, request, caller);
   const target = parseTarget(url.pathname);
   if (target === null) {
     throw new HttpError(STATUS_CODE.NotFound, "the path names no repository, type or object");
@@ -235,8 +241,7 @@ function logRequest(
   log: Logger,
   request: Request,
   url: URL,
-  outcome: { response: Response; reason: string; user: string | null },
-  info?: ConnectionInfo,
+  outcome: { response: Response; reason: string; user: string | null; address: string },
 ): void {
   const { response, reason } = outcome;
   if (log.debugEnabled) {
@@ -247,7 +252,7 @@ function logRequest(
   if (!log.accessEnabled) return;
   const length = response.headers.get("content-length");
   log.access({
-    remote: clientAddress(info),
+    remote: outcome.address,
     user: outcome.user,
     time: new Date(),
     method: request.method,
@@ -277,7 +282,14 @@ export function createApp(options: AppOptions): AppHandler {
   const { log } = options;
   return async function handle(request: Request, info?: ConnectionInfo): Promise<Response> {
     const url = new URL(request.url);
-    const caller: Caller = { user: null };
+    const caller: Caller = {
+      user: null,
+      address: clientAddress(
+        socketAddress(info),
+        request.headers.get("x-forwarded-for"),
+        options.trustedProxies ?? null,
+      ),
+    };
     let response: Response;
     let reason = "";
     try {
@@ -286,7 +298,7 @@ export function createApp(options: AppOptions): AppHandler {
       ({ response, reason } = errorToResponse(err));
       if (response.status >= 500) log.error(`${request.method} ${url.pathname}: ${reason}`);
     }
-    logRequest(log, request, url, { response, reason, user: caller.user }, info);
+    logRequest(log, request, url, { response, reason, user: caller.user, address: caller.address });
     return response;
   };
 }

@@ -7,15 +7,33 @@
 
 import { createHash } from "node:crypto";
 import { ConfigError } from "./config.ts";
-import { hashPassword, parseHtpasswd, USERNAME_PATTERN, verifyPassword } from "./htpasswd.ts";
+import { parseHtpasswd, USERNAME_PATTERN } from "./htpasswd.ts";
 import type { Logger } from "./log.ts";
+import type { LoginThrottle } from "./login_throttle.ts";
+import { VerifierBusy, VerifierPool } from "./verify_pool.ts";
 
 /** The outcome of authenticating a request. */
-export type AuthResult = { ok: true; user: string } | { ok: false; reason: string; user?: string };
+export type AuthResult =
+  | { ok: true; user: string }
+  | {
+    ok: false;
+    reason: string;
+    user?: string;
+    /** Set when the login was not checked: too many failures (429) or too many checks waiting (503). */
+    retryAfterSeconds?: number;
+    /** The password was checked and refused (a failed login, for the log). */
+    checked?: boolean;
+    /** Too many checks were waiting (503, not 429). */
+    busy?: boolean;
+  };
 
 /** Decides who sent a request. */
 export interface Authenticator {
-  authenticate(request: Request): Promise<AuthResult>;
+  /**
+   * @param request The request.
+   * @param client The client's address, for the throttle.
+   */
+  authenticate(request: Request, client?: string): Promise<AuthResult>;
 }
 
 /** Options of {@link HtpasswdAuth}. */
@@ -26,8 +44,10 @@ export interface HtpasswdAuthOptions {
   reloadIntervalMs?: number;
   /** How long verified credentials stay cached after their last use (default 60 s). */
   cacheTtlMs?: number;
-  /** Checks a password against a hash (tests count the calls). */
-  verify?: (password: string, hash: string) => boolean;
+  /** Checks a password against a hash; a Worker pool unless a test counts the calls. */
+  verify?: (password: string, hash: string) => Promise<boolean> | boolean;
+  /** Counts failed logins and refuses them past its limits; none when absent. */
+  throttle?: LoginThrottle | null;
 }
 
 /** A Basic auth header's parts, or why it could not be read. */
@@ -81,16 +101,28 @@ export class HtpasswdAuth implements Authenticator {
   readonly #cache = new Map<string, { user: string; expires: number }>();
   /** Verifications under way, so concurrent requests hash a password once. */
   readonly #pending = new Map<string, Promise<boolean>>();
-  /** Verified against for unknown users, so they take as long as known ones. */
-  #dummyHash: string | null = null;
+  readonly #pool: VerifierPool | null;
 
   private constructor(options: HtpasswdAuthOptions) {
+    this.#pool = options.verify ? null : new VerifierPool();
+    const pool = this.#pool;
     this.#options = {
       reloadIntervalMs: 30_000,
       cacheTtlMs: 60_000,
-      verify: verifyPassword,
+      verify: (password, hash) => pool!.verify(password, hash),
+      throttle: null,
       ...options,
     };
+  }
+
+  /** Stops the password-checking Workers. */
+  close(): void {
+    this.#pool?.close();
+  }
+
+  /** Same as {@link close}, for `using`. */
+  [Symbol.dispose](): void {
+    this.close();
   }
 
   /**
@@ -186,8 +218,11 @@ export class HtpasswdAuth implements Authenticator {
     return this.#checking;
   }
 
-  /** Checks the request's Basic credentials. */
-  async authenticate(request: Request): Promise<AuthResult> {
+  /**
+   * Checks the request's Basic credentials: cached ones at once; others,
+   * unless the throttle refuses them, on a Worker.
+   */
+  async authenticate(request: Request, client = "unknown"): Promise<AuthResult> {
     await this.#maybeReload();
     const credentials = parseBasicAuth(request.headers.get("authorization"));
     if ("error" in credentials) return { ok: false, reason: credentials.error };
@@ -199,30 +234,47 @@ export class HtpasswdAuth implements Authenticator {
       cached.expires = now + this.#options.cacheTtlMs;
       return { ok: true, user };
     }
+    const attempt = this.#options.throttle?.start(client, user) ?? null;
+    if (attempt && "why" in attempt) {
+      return { ok: false, user, reason: attempt.why, retryAfterSeconds: attempt.retryAfterSeconds };
+    }
     const hash = this.#users.get(user);
     let verification = this.#pending.get(key);
     if (!verification) {
       verification = this.#verify(password, hash);
       this.#pending.set(key, verification);
-      verification.finally(() => this.#pending.delete(key));
+      verification.finally(() => this.#pending.delete(key)).catch(() => {});
     }
-    if (!(await verification) || hash === undefined) {
-      return { ok: false, reason: hash === undefined ? "unknown user" : "wrong password", user };
+    let matched: boolean;
+    try {
+      matched = await verification;
+    } catch (err) {
+      attempt?.abandoned();
+      if (!(err instanceof VerifierBusy)) throw err;
+      return { ok: false, user, reason: err.message, retryAfterSeconds: 1, busy: true };
     }
+    if (!matched || hash === undefined) {
+      attempt?.failed();
+      const reason = hash === undefined ? "unknown user" : "wrong password";
+      return { ok: false, reason, user, checked: true };
+    }
+    attempt?.succeeded();
     this.#pruneCache(now);
     this.#cache.set(key, { user, expires: now + this.#options.cacheTtlMs });
     return { ok: true, user };
   }
 
+  /**
+   * Checks a password; an unknown user's against a known user's hash, so it
+   * takes exactly as long as a wrong password (no user names by timing).
+   */
   async #verify(password: string, hash: string | undefined): Promise<boolean> {
-    // Let other requests run between verifications; bcrypt takes tens of ms.
-    await new Promise((resolve) => setTimeout(resolve, 0));
     if (hash === undefined) {
-      this.#dummyHash ??= hashPassword("restic-rest timing equaliser");
-      this.#options.verify(password, this.#dummyHash);
+      const standIn = this.#users.values().next().value;
+      if (standIn !== undefined) await this.#options.verify(password, standIn);
       return false;
     }
-    return this.#options.verify(password, hash);
+    return await this.#options.verify(password, hash);
   }
 
   #pruneCache(now: number): void {

@@ -93,6 +93,7 @@ function argvTexts(args: string[]): { texts: Map<string, string>; positionals: s
           {
             type: o.takes ? "string" as const : "boolean" as const,
             ...(o.short ? { short: o.short } : {}),
+            ...(o.repeatable ? { multiple: true } : {}),
           },
         ]),
       ),
@@ -105,7 +106,9 @@ function argvTexts(args: string[]): { texts: Map<string, string>; positionals: s
   }
   const texts = new Map<string, string>();
   for (const [flag, value] of Object.entries(parsed.values)) {
-    if (value !== undefined) texts.set(flag, String(value));
+    if (value !== undefined) {
+      texts.set(flag, Array.isArray(value) ? value.join(",") : String(value));
+    }
   }
   for (const flag of normalised.explicitFalse) texts.set(flag, "false");
   return { texts, positionals: parsed.positionals };

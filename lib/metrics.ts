@@ -56,10 +56,17 @@ export interface ConnectionCounts {
   closed(): Record<string, number>;
 }
 
+/** Logins refused, as the login throttle counts them. */
+export interface LoginCounts {
+  readonly failedLogins: number;
+  readonly throttledRequests: number;
+}
+
 /** Counters of blob operations, and the gauges of what is stored. */
 export class Metrics {
   readonly #series = new Map<string, Series>();
   #connections: ConnectionCounts | null = null;
+  #logins: LoginCounts | null = null;
   readonly #inventory: Inventory;
   readonly #maxBytes: number | null;
 
@@ -99,6 +106,15 @@ export class Metrics {
   }
 
   /**
+   * Reports failed and throttled logins from now on.
+   *
+   * @param counts The login throttle.
+   */
+  countLogins(counts: LoginCounts): void {
+    this.#logins = counts;
+  }
+
+  /**
    * Reports connections from now on (when the front counts them).
    *
    * @param counts The front's open and closed connections.
@@ -126,6 +142,7 @@ export class Metrics {
         [`restic_rest_inventory_complete ${this.#inventory.complete ? 1 : 0}`],
       ),
       ...(this.#connections ? connectionFamilies(this.#connections) : []),
+      ...(this.#logins ? loginFamilies(this.#logins) : []),
       ...(this.#maxBytes === null ? [] : [
         family("restic_rest_max_size_bytes", "gauge", "The data directory budget (--max-size)", [
           `restic_rest_max_size_bytes ${this.#maxBytes}`,
@@ -198,6 +215,24 @@ function repoFamilies(repos: [string, RepoStats][]): string[][] {
       repos.filter(([, s]) => s.lastWriteMs > 0).map(([path, s]) =>
         `restic_rest_repo_last_write_timestamp_seconds{${repo(path)}} ${s.lastWriteMs / 1000}`
       ),
+    ),
+  ];
+}
+
+/** Failed and throttled logins. */
+function loginFamilies(logins: LoginCounts): string[][] {
+  return [
+    family(
+      "restic_rest_failed_logins_total",
+      "counter",
+      "Logins whose password was checked and refused (unknown users included)",
+      [`restic_rest_failed_logins_total ${logins.failedLogins}`],
+    ),
+    family(
+      "restic_rest_throttled_requests_total",
+      "counter",
+      "Requests answered 429 without a password check: too many failed logins (--login-failures)",
+      [`restic_rest_throttled_requests_total ${logins.throttledRequests}`],
     ),
   ];
 }

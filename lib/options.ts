@@ -7,6 +7,7 @@
  * @module
  */
 
+import { TrustedProxies } from "./client_address.ts";
 import { parseListen } from "./listen.ts";
 import type { ListenAddress } from "./listen.ts";
 import { parseCount, parseDuration, parseSeconds, parseSize } from "./units.ts";
@@ -32,6 +33,11 @@ export interface Option<T> {
   parse(text: string, flag: string): T;
   /** Not read from a `RESTIC_REST_*` variable (help, version). */
   noEnv?: boolean;
+  /**
+   * May be given more than once; the values reach `parse` joined by commas
+   * (as the environment variable gives them).
+   */
+  repeatable?: boolean;
 }
 
 /** The value type of an option. */
@@ -172,6 +178,41 @@ export const SERVE_OPTIONS = {
     help: "the status page marks a repository whose newest snapshot is older",
     parse: (value: string, flag: string) => parseDuration(flag, value),
   } satisfies Option<number>,
+  loginFailures: {
+    flag: "login-failures",
+    takes: "N",
+    default: 5,
+    help: "failed logins an address may make per --login-window; then 429 without a check",
+    parse: (value: string, flag: string) => parseCount(flag, value),
+  } satisfies Option<number>,
+  loginFailuresPerUser: {
+    flag: "login-failures-per-user",
+    takes: "N",
+    default: 50,
+    help: "failed logins for one user name per --login-window, from all addresses",
+    parse: (value: string, flag: string) => parseCount(flag, value),
+  } satisfies Option<number>,
+  loginWindowSeconds: {
+    flag: "login-window",
+    takes: "DURATION",
+    default: 60,
+    shown: "60s",
+    help: "the window failed logins are counted in",
+    parse: (value: string, flag: string) => parseDuration(flag, value),
+  } satisfies Option<number>,
+  trustedProxies: {
+    flag: "trusted-proxy",
+    takes: "ADDR",
+    default: [],
+    shown: null,
+    repeatable: true,
+    help: "believe X-Forwarded-For from this proxy address or range (repeatable)",
+    parse: (value: string) => {
+      const proxies = value.split(",").map((v) => v.trim()).filter(Boolean);
+      TrustedProxies.parse(proxies); // refuses what is not an address or a range
+      return proxies;
+    },
+  } satisfies Option<string[]>,
   debug: toggle("debug", "log every request and the reason for every 4xx"),
   tlsMinVer: {
     ...text("tls-min-ver", "VER", "rest-server's flag; only 1.2 (the default) is possible"),

@@ -16,6 +16,8 @@ import type { Logger } from "./log.ts";
 import { Metrics } from "./metrics.ts";
 import { checkPolicyAgainstFlags, parsePolicy, type Policy } from "./policy.ts";
 import { withQuota } from "./quota.ts";
+import { TrustedProxies } from "./client_address.ts";
+import { LoginThrottle } from "./login_throttle.ts";
 import { StatusPage } from "./status.ts";
 import { describeStorage, openStorage } from "./storage/mod.ts";
 import type { Storage } from "./storage/types.ts";
@@ -50,6 +52,7 @@ export interface Wiring {
 async function buildAuth(
   config: ServeConfig,
   log: Logger,
+  throttle: LoginThrottle,
 ): Promise<[Authenticator | null, string]> {
   if (config.proxyAuthUsername === null && config.noAuth) {
     return [null, "authentication disabled (--no-auth)"];
@@ -61,7 +64,7 @@ async function buildAuth(
       `authentication: user name from the ${config.proxyAuthUsername} header`,
     ];
   }
-  const auth = await HtpasswdAuth.load({ file: config.htpasswdFile, log });
+  const auth = await HtpasswdAuth.load({ file: config.htpasswdFile, log, throttle });
   return [auth, `authentication: ${auth.userCount} user(s) from ${config.htpasswdFile}`];
 }
 
@@ -136,6 +139,8 @@ function flagLines(config: ServeConfig, metrics: Metrics | null, policy: Policy 
     metrics && `metrics at /metrics${config.prometheusNoAuth ? " (no authentication)" : ""}`,
     config.groupAccessibleRepos && "group-accessible repositories (0770/0660)",
     config.privateRepos && "private repositories",
+    config.trustedProxies.length > 0 &&
+    `client addresses from X-Forwarded-For of ${config.trustedProxies.join(", ")}`,
     policy && `policy: ${config.policyFile}`,
     !config.verifyUpload && "upload verification disabled (--no-verify-upload)",
   ].filter((line): line is string => typeof line === "string");
@@ -151,13 +156,20 @@ function flagLines(config: ServeConfig, metrics: Metrics | null, policy: Policy 
  * @throws {ConfigError} When a file cannot be used.
  */
 export async function wire(config: ServeConfig, log: Logger): Promise<Wiring> {
-  const [auth, authLine] = await buildAuth(config, log);
+  const throttle = new LoginThrottle({
+    perAddress: config.loginFailures,
+    perUser: config.loginFailuresPerUser,
+    windowMs: config.loginWindowSeconds * 1000,
+  }, log);
+  const [auth, authLine] = await buildAuth(config, log, throttle);
   const policy = await loadPolicy(config);
   const tls = await readTls(config);
   const inventory = new Inventory();
   const storage = await buildStorage(config, inventory, policy);
   await storage.prepare();
   const metrics = config.prometheus ? new Metrics(inventory, config.maxSize) : null;
+  const passwords = !config.noAuth && config.proxyAuthUsername === null;
+  if (passwords) metrics?.countLogins(throttle);
   const status = config.statusPage
     ? new StatusPage({
       inventory,
@@ -175,6 +187,7 @@ export async function wire(config: ServeConfig, log: Logger): Promise<Wiring> {
     policy,
     metrics,
     metricsNoAuth: config.prometheusNoAuth,
+    trustedProxies: TrustedProxies.parse(config.trustedProxies),
     status,
     inventoryComplete: () => inventory.complete,
     idleTimeoutMs: config.idleTimeoutSeconds > 0 ? config.idleTimeoutSeconds * 1000 : undefined,

@@ -73,16 +73,22 @@ async function setUp(options: { privateRepos: boolean; policy: string | null }):
   await Deno.writeTextFile(`${data}/.htpasswd`, `alice:${SECRET}\nbob:${SECRET}\n`);
   await Deno.writeTextFile(`${root.path}/canary.txt`, CANARY);
   const log = memoryLogger();
+  const auth = await HtpasswdAuth.load({ file: `${data}/.htpasswd`, log });
   const app = createApp({
     storage: new FsStorage(data),
     log,
-    auth: await HtpasswdAuth.load({ file: `${data}/.htpasswd`, log }),
+    auth,
     verifyUpload: true,
     appendOnly: false,
     privateRepos: options.privateRepos,
     policy: options.policy ? parsePolicy(options.policy, "policy.json") : null,
   });
-  return { app, root: root.path, data, [Symbol.asyncDispose]: () => root[Symbol.asyncDispose]() };
+  return {
+    app,
+    root: root.path,
+    data,
+    [Symbol.asyncDispose]: () => (auth.close(), root[Symbol.asyncDispose]()),
+  };
 }
 
 async function snapshotTree(root: string): Promise<string> {

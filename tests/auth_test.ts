@@ -57,13 +57,13 @@ Deno.test("HtpasswdAuth.authenticate() accepts good credentials, refuses the res
   await using dir = await tempDir();
   const file = `${dir.path}/.htpasswd`;
   await Deno.writeTextFile(file, `alice:${SECRET}\nbob:${OTHER}\n`);
-  const auth = await HtpasswdAuth.load({ file, log: memoryLogger() });
+  using auth = await HtpasswdAuth.load({ file, log: memoryLogger() });
   assert.deepEqual(await auth.authenticate(basic("alice", "secret")), { ok: true, user: "alice" });
   assert.deepEqual(await auth.authenticate(basic("bob", "other")), { ok: true, user: "bob" });
   const wrong = await auth.authenticate(basic("alice", "other"));
-  assert.deepEqual(wrong, { ok: false, reason: "wrong password", user: "alice" });
+  assert.deepEqual(wrong, { ok: false, reason: "wrong password", user: "alice", checked: true });
   const unknown = await auth.authenticate(basic("mallory", "secret"));
-  assert.deepEqual(unknown, { ok: false, reason: "unknown user", user: "mallory" });
+  assert.deepEqual(unknown, { ok: false, reason: "unknown user", user: "mallory", checked: true });
   assert.equal((await auth.authenticate(new Request("http://x/"))).ok, false);
 });
 
@@ -72,7 +72,7 @@ Deno.test("HtpasswdAuth caches verified credentials for a sliding minute", async
   const file = `${dir.path}/.htpasswd`;
   await Deno.writeTextFile(file, `alice:${SECRET}\n`);
   let verifications = 0;
-  const auth = await HtpasswdAuth.load({
+  using auth = await HtpasswdAuth.load({
     file,
     log: memoryLogger(),
     cacheTtlMs: 1_000,
@@ -98,7 +98,7 @@ Deno.test("HtpasswdAuth reloads a changed file and forgets cached credentials", 
   const file = `${dir.path}/.htpasswd`;
   await Deno.writeTextFile(file, `alice:${SECRET}\n`);
   const log = memoryLogger();
-  const auth = await HtpasswdAuth.load({ file, log, reloadIntervalMs: 0 });
+  using auth = await HtpasswdAuth.load({ file, log, reloadIntervalMs: 0 });
   assert.equal((await auth.authenticate(basic("alice", "secret"))).ok, true);
   assert.equal((await auth.authenticate(basic("bob", "other"))).ok, false);
   await Deno.writeTextFile(file, `bob:${OTHER}\n`);
@@ -111,7 +111,7 @@ Deno.test("HtpasswdAuth checks the file at most once per interval", async () => 
   await using dir = await tempDir();
   const file = `${dir.path}/.htpasswd`;
   await Deno.writeTextFile(file, `alice:${SECRET}\n`);
-  const auth = await HtpasswdAuth.load({ file, log: memoryLogger(), reloadIntervalMs: 60_000 });
+  using auth = await HtpasswdAuth.load({ file, log: memoryLogger(), reloadIntervalMs: 60_000 });
   await Deno.writeTextFile(file, `bob:${OTHER}\n`);
   assert.equal((await auth.authenticate(basic("bob", "other"))).ok, false, "not yet checked");
   await auth.reload("SIGHUP");
@@ -123,7 +123,7 @@ Deno.test("HtpasswdAuth keeps the old users when the file breaks or vanishes", a
   const file = `${dir.path}/.htpasswd`;
   await Deno.writeTextFile(file, `alice:${SECRET}\n`);
   const log = memoryLogger();
-  const auth = await HtpasswdAuth.load({ file, log, reloadIntervalMs: 0 });
+  using auth = await HtpasswdAuth.load({ file, log, reloadIntervalMs: 0 });
   await Deno.writeTextFile(file, "alice secret\n<<<garbage>>>\n");
   assert.equal((await auth.authenticate(basic("alice", "secret"))).ok, true);
   assert.ok(log.lines.some((l) => /no usable entry; keeping 1 user/.test(l)), log.lines.join("\n"));

@@ -93,7 +93,14 @@ Deno.test({
     await Deno.writeTextFile(join(root.path, "canary.txt"), CANARY);
     await Deno.writeTextFile(join(data, ".htpasswd"), `alice:${SECRET_HASH}\n`);
     // Several users, each in their own repository: the setting hostile paths aim at.
-    await using server = await startServerProcess([data, "--private-repos"]);
+    // Each case is judged alone: the many wrong credentials must not trip the login throttle
+    // (login_flood_test.ts shows the throttle).
+    await using server = await startServerProcess([
+      data,
+      "--private-repos",
+      "--login-failures",
+      "100000",
+    ]);
     const auth = { authorization: `Basic ${btoa("alice:secret")}` };
     const blob = new TextEncoder().encode("alice's object");
     const id = sha256(blob);

@@ -58,7 +58,8 @@ Deno.test("every option can be set from its RESTIC_REST_* variable", () => {
     }
     const name = `RESTIC_REST_${option.flag.toUpperCase().replaceAll("-", "_")}`;
     assert.match(helpText(), new RegExp(`--${option.flag}\\b`));
-    const value = option.takes ? (option.shown ?? "7") : "true";
+    const examples: Record<string, string> = { trustedProxies: "10.0.0.1,fd00::/8" };
+    const value = examples[key] ?? (option.takes ? (option.shown ?? "7") : "true");
     const env = { [name]: value === "DIR/.htpasswd" ? "/x/.htpasswd" : value };
     const needs: Record<string, string[]> = {
       prometheusNoAuth: ["--prometheus"],

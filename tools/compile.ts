@@ -43,7 +43,7 @@ export const RUNTIME_FLAGS = [
  * Modules started as Workers: `deno compile` only follows imports, so each
  * must be named with `--include` (a test checks this list against lib/).
  */
-export const WORKER_MODULES = ["lib/front/guard_worker.ts"];
+export const WORKER_MODULES = ["lib/front/guard_worker.ts", "lib/verify_worker.ts"];
 
 /**
  * The `deno compile` arguments for a target.
