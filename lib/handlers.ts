@@ -201,9 +201,13 @@ async function headObject(
 
 async function getObject(deps: HandlerDeps, ctx: RequestContext): Promise<Response> {
   const { request, target, signal } = ctx;
-  const object = await deps.storage.open(objectRef(target), { signal: signal });
+  const rangeHeader = request.headers.get("range");
+  const object = await deps.storage.open(objectRef(target), {
+    signal,
+    whole: rangeHeader === null,
+  });
   const { size } = object;
-  const range = parseRange(request.headers.get("range"), size);
+  const range = parseRange(rangeHeader, size);
   if (range.kind === "unsatisfiable") {
     object.close();
     throw new HttpError(

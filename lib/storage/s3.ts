@@ -105,8 +105,13 @@ export class S3Storage implements Storage {
   }
 
   /** Asks the store for the size; the bytes come with a ranged GET when read. */
-  async open(ref: ObjectRef, options: CallOptions = {}): Promise<OpenedObject> {
+  async open(
+    ref: ObjectRef,
+    options: CallOptions & { whole?: boolean } = {},
+  ): Promise<OpenedObject> {
     const key = this.#keys.object(ref);
+    // Read whole: one GET gives the size and the bytes (a HEAD first would cost a round trip).
+    if (options.whole) return await openWhole(this.#ops, key, options.signal);
     const size = await this.#ops.head(key, options.signal);
     if (size === null) throw new StorageError("NotFound", "open object: not in the store");
     return {
@@ -190,7 +195,47 @@ async function streamBody(
   const length = end - start + 1;
   if (length <= 0) return new Uint8Array(0);
   const whole = start === 0 && end === size - 1;
-  const reader = (await ops.get(key, whole ? null : [start, end])).body.getReader();
+  return counted((await ops.get(key, whole ? null : [start, end])).body, length);
+}
+
+/**
+ * An object read whole with one GET: its size from the answer's head, its
+ * body that answer's (404 is `NotFound`). A slice other than the whole
+ * object asks again with a range.
+ */
+async function openWhole(ops: S3Ops, key: string, signal?: AbortSignal): Promise<OpenedObject> {
+  const response = await ops.send({ method: "GET", key, signal }, "read an object", [404]);
+  if (response.status === 404) {
+    await response.body.cancel().catch(() => {});
+    throw new StorageError("NotFound", "open object: not in the store");
+  }
+  const size = Number(response.headers["content-length"] ?? NaN);
+  let unread: ReadableStream<Uint8Array> | null = response.body;
+  const release = () => {
+    unread?.cancel().catch(() => {});
+    unread = null;
+  };
+  return {
+    size,
+    body: (start, end) => {
+      if (unread === null || size === 0 || start !== 0 || end !== size - 1) {
+        release();
+        return streamBody(ops, key, start, end, size);
+      }
+      const body = counted(unread, size);
+      unread = null;
+      return Promise.resolve(body);
+    },
+    close: release,
+  };
+}
+
+/** A stream that errors unless exactly `length` bytes come (never a short body that looks whole). */
+function counted(
+  source: ReadableStream<Uint8Array>,
+  length: number,
+): ReadableStream<Uint8Array> {
+  const reader = source.getReader();
   let received = 0;
   return new ReadableStream<Uint8Array>({
     async pull(controller) {

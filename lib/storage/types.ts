@@ -185,8 +185,12 @@ export interface Storage {
    * @returns `false` when there was no repository (nor a removal to finish).
    */
   removeRepo(repo: RepoPath, options?: CallOptions): Promise<boolean>;
-  /** Opens an object for reading. Throws `NotFound`. */
-  open(ref: ObjectRef, options?: CallOptions): Promise<OpenedObject>;
+  /**
+   * Opens an object for reading. Throws `NotFound`. With `whole`, the caller
+   * will read all of it: a medium that pays per request may start the read
+   * at once instead of asking for the size first.
+   */
+  open(ref: ObjectRef, options?: CallOptions & { whole?: boolean }): Promise<OpenedObject>;
   /** The size of an object. Throws `NotFound`. */
   stat(ref: ObjectRef, options?: CallOptions): Promise<number>;
   /**
