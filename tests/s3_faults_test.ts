@@ -12,6 +12,7 @@ import {
   eventually,
   postWithLength,
   pseudoRandomBytes,
+  rawRequest,
   restic,
   resticOk,
   sha256,
@@ -269,4 +270,76 @@ test("eight 128 MiB uploads at once to the store: memory stays flat", async () =
     !metrics.includes(store.secretKey) && !metrics.includes(store.accessKey),
     "no credential in /metrics",
   );
+});
+
+/**
+ * A store that answers every GET with a 100,000-byte `Content-Length` and
+ * stops after 40,000 bytes (HEAD: the head alone). Not an object store: a
+ * fault no real store can be made to show on demand.
+ */
+function shortAnsweringStore(): { endpoint: string; close(): void } {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  (async () => {
+    for await (const conn of listener) {
+      (async () => {
+        const buffer = new Uint8Array(65536);
+        let head = "";
+        while (!head.includes("\r\n\r\n")) {
+          const n = await conn.read(buffer).catch(() => null);
+          if (n === null) return conn.close();
+          head += new TextDecoder().decode(buffer.subarray(0, n));
+        }
+        const answer = "HTTP/1.1 200 OK\r\nContent-Length: 100000\r\nConnection: close\r\n\r\n";
+        await conn.write(new TextEncoder().encode(answer)).catch(() => 0);
+        if (!head.startsWith("HEAD")) await conn.write(new Uint8Array(40_000)).catch(() => 0);
+        conn.close();
+      })();
+    }
+  })().catch(() => {});
+  const port = (listener.addr as Deno.NetAddr).port;
+  return { endpoint: `http://127.0.0.1:${port}`, close: () => listener.close() };
+}
+
+Deno.test({
+  ...E2E,
+  name:
+    "a store that stops in the middle of an answer breaks the client's download, whole or ranged",
+  async fn() {
+    const store = shortAnsweringStore();
+    const { S3Client } = await import("../lib/storage/s3_client.ts");
+    const { S3Storage } = await import("../lib/storage/s3.ts");
+    const { createApp } = await import("../lib/app.ts");
+    const { memoryLogger } = await import("./_helpers.ts");
+    const client = new S3Client({ endpoint: store.endpoint, bucket: "b", prefix: "" }, {
+      accessKeyId: "k",
+      secretAccessKey: "s",
+      region: "us-east-1",
+    });
+    const app = createApp({
+      storage: new S3Storage(client, ""),
+      log: memoryLogger(),
+      verifyUpload: true,
+      appendOnly: false,
+      privateRepos: false,
+      policy: null,
+    });
+    const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, app);
+    try {
+      const id = "ab".repeat(32);
+      for (const range of ["", "Range: bytes=0-99999\r\n"]) {
+        const answer = await rawRequest(server.addr.port, [
+          `GET /r/data/${id} HTTP/1.1\r\nHost: x\r\n${range}Connection: close\r\n\r\n`,
+        ], { waitMs: 5000 });
+        const [head, ...rest] = answer.split("\r\n\r\n");
+        const body = rest.join("\r\n\r\n");
+        assert.match(head, /^HTTP\/1\.1 20[06]/, head);
+        assert.match(head, /content-length: 100000/i);
+        assert.ok(body.length < 100_000, `${range || "whole"}: ${body.length} bytes, not all`);
+      }
+    } finally {
+      await server.shutdown();
+      client.close();
+      store.close();
+    }
+  },
 });

@@ -200,16 +200,26 @@ async function streamBody(
 
 /**
  * An object read whole with one GET: its size from the answer's head, its
- * body that answer's (404 is `NotFound`). A slice other than the whole
- * object asks again with a range.
+ * body that answer's own stream, handed on untouched so the runtime pipes
+ * it without JavaScript per chunk. The answer is framed by its
+ * `Content-Length`: a store that stops short makes the stream fail, and the
+ * client's response (which promises the same length) breaks rather than
+ * ends. Without that header, or for a slice, it asks as {@link streamBody}
+ * does. 404 is `NotFound`.
  */
 async function openWhole(ops: S3Ops, key: string, signal?: AbortSignal): Promise<OpenedObject> {
   const response = await ops.send({ method: "GET", key, signal }, "read an object", [404]);
-  if (response.status === 404) {
+  const length = response.headers["content-length"];
+  if (response.status === 404 || length === undefined) {
     await response.body.cancel().catch(() => {});
-    throw new StorageError("NotFound", "open object: not in the store");
+    if (response.status === 404) {
+      throw new StorageError("NotFound", "open object: not in the store");
+    }
+    const size = await ops.head(key, signal);
+    if (size === null) throw new StorageError("NotFound", "open object: not in the store");
+    return { size, body: (start, end) => streamBody(ops, key, start, end, size), close: () => {} };
   }
-  const size = Number(response.headers["content-length"] ?? NaN);
+  const size = Number(length);
   let unread: ReadableStream<Uint8Array> | null = response.body;
   const release = () => {
     unread?.cancel().catch(() => {});
@@ -222,7 +232,7 @@ async function openWhole(ops: S3Ops, key: string, signal?: AbortSignal): Promise
         release();
         return streamBody(ops, key, start, end, size);
       }
-      const body = counted(unread, size);
+      const body = unread;
       unread = null;
       return Promise.resolve(body);
     },
