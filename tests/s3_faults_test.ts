@@ -343,3 +343,37 @@ Deno.test({
     }
   },
 });
+
+Deno.test("a streamed upload holds its last byte back until the body checks out", async () => {
+  const { S3Uploads } = await import("../lib/storage/s3_upload.ts");
+  const { KeyLayout } = await import("../lib/storage/s3_keys.ts");
+  let sent = 0;
+  let signed = "";
+  const ops = {
+    head: () => Promise.resolve(null),
+    put: async (_key: string, body: unknown, options: { payloadHash: string }) => {
+      signed = options.payloadHash;
+      await (body as (write: (part: Uint8Array) => Promise<void>) => Promise<void>)((part) => {
+        sent += part.length;
+        return Promise.resolve();
+      });
+    },
+  };
+  // A store that ignores the payload hash: only our own check stands between it and a wrong body.
+  const uploads = new S3Uploads(ops as never, new KeyLayout(""), {} as never, false);
+  const body = pseudoRandomBytes(1 << 20, 21);
+  const save = (name: string) =>
+    uploads.save({ repo: ["r"], type: "data", name }, new Blob([body]).stream(), {
+      verifyHash: true,
+      contentLength: body.length,
+    });
+  await assert.rejects(
+    save(sha256("another body")),
+    (err: Error & { code?: string }) => err.code === "HashMismatch",
+  );
+  assert.equal(signed, "UNSIGNED-PAYLOAD");
+  assert.equal(sent, body.length - 1, "everything but the last byte: the store cannot complete it");
+  sent = 0;
+  assert.deepEqual(await save(sha256(body)), { created: true, size: body.length });
+  assert.equal(sent, body.length, "a right body is sent whole");
+});

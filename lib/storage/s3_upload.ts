@@ -138,19 +138,28 @@ export class S3Uploads {
     const length = options.contentLength!;
     const hash = createHash("sha256");
     const produce: BodyProducer = async (write) => {
-      // write() settles once the part is in the socket: the buffer may be read into again.
+      // The last byte waits for the checks: a store that ignores the payload hash never
+      // receives the whole of a wrong or short body, so it cannot complete it.
+      let lastByte: Uint8Array | null = null;
+      // write() settles once the part is copied out: the buffer may be read into again.
       const received = await readParts(
         body,
         async (part, total) => {
           options.onReceive?.(total);
+          if (total > length) {
+            throw new StorageError("IncompleteBody", `more than the announced ${length} bytes`);
+          }
           hash.update(part);
-          await write(part);
+          if (total < length) return await write(part);
+          lastByte = part.slice(part.length - 1);
+          if (part.length > 1) await write(part.subarray(0, part.length - 1));
         },
         options.idleTimeoutMs,
       );
       digestOf(received, hash, ref, options);
+      if (lastByte) await write(lastByte);
     };
-    const payloadHash = verifying(ref, options)
+    const payloadHash = this.signPayload && verifying(ref, options)
       ? (ref as { name: string }).name
       : "UNSIGNED-PAYLOAD";
     await this.ops.put(key, produce, {
