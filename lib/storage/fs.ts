@@ -14,6 +14,7 @@ import { HealthProbe } from "./fs_health.ts";
 import { fileBody } from "./fs_read.ts";
 import { removalPending, removeRepository } from "./fs_remove.ts";
 import { walkRepositories } from "./fs_scan.ts";
+import { confirmExisting } from "./upload_body.ts";
 import {
   checkBody,
   DurableFile,
@@ -200,7 +201,7 @@ export class FsStorage implements Storage {
     const dir = dirname(final);
     options.signal?.throwIfAborted();
     if (ref.type === "config") await this.#finishRemoval(ref.repo);
-    if (existsSync(final)) return await this.#confirmExisting(ref, body, options);
+    if (existsSync(final)) return await confirmExisting(ref, body, options);
 
     let file: DurableFile | null = null;
     const temp = join(dir, `${TEMP_FILE_PREFIX}${name}-${randomSuffix()}`);
@@ -245,28 +246,6 @@ export class FsStorage implements Storage {
       await Deno.mkdir(dir, { recursive: true, mode: this.#dirMode });
       return await Deno.open(temp, options);
     }
-  }
-
-  /**
-   * An upload of an object that exists: with verification on, hash the body
-   * without storing it and accept it when it matches (a retried upload whose
-   * first answer was lost); otherwise refuse to overwrite.
-   */
-  async #confirmExisting(
-    ref: ObjectRef,
-    body: UploadBody,
-    options: SaveOptions,
-  ): Promise<SaveResult> {
-    if (ref.type === "config" || !options.verifyHash) {
-      if (body instanceof ReadableStream) await body.cancel().catch(() => {});
-      throw new StorageError("AlreadyExists", `${ref.type} exists and is never overwritten`);
-    }
-    const hash = createHash("sha256");
-    const received = body instanceof Uint8Array
-      ? writeWhole(body, null, hash)
-      : await receiveBody(body, null, hash, undefined, options.idleTimeoutMs);
-    checkBody(received, options, hash, ref.name);
-    return { created: false, size: received };
   }
 
   /** Deletes an object; a missing one is fine. */

@@ -14,7 +14,7 @@ import type { BodyProducer } from "./s3_http.ts";
 import type { KeyLayout } from "./s3_keys.ts";
 import type { S3Ops } from "./s3_ops.ts";
 import type { RepoKeeper } from "./s3_repos.ts";
-import { checkBody, readParts } from "./upload_body.ts";
+import { checkBody, confirmExisting, readParts } from "./upload_body.ts";
 import {
   type ObjectRef,
   type SaveOptions,
@@ -65,7 +65,7 @@ export class S3Uploads {
     options.signal?.throwIfAborted();
     if (ref.type === "config") await this.repos.finishRemoval(ref.repo, options.signal);
     if ((await this.ops.head(key, options.signal)) !== null) {
-      return await confirm(ref, body, options);
+      return await confirmExisting(ref, body, options);
     }
     const abort = new AbortController();
     this.#running.add(abort);
@@ -230,24 +230,6 @@ function digestOf(
   const name = (ref as { name: string }).name;
   checkBody(received, options, hash, name);
   return name;
-}
-
-/** An upload of an object that is there: an identical body is fine (200), another is refused. */
-async function confirm(
-  ref: ObjectRef,
-  body: UploadBody,
-  options: SaveOptions,
-): Promise<SaveResult> {
-  if (!verifying(ref, options)) {
-    if (body instanceof ReadableStream) await body.cancel().catch(() => {});
-    throw new StorageError("AlreadyExists", `${ref.type} exists and is never overwritten`);
-  }
-  const hash = createHash("sha256");
-  const received = body instanceof ReadableStream
-    ? await readParts(body, (part) => void hash.update(part), options.idleTimeoutMs)
-    : (hash.update(body ?? new Uint8Array(0)), body?.length ?? 0);
-  digestOf(received, hash, ref, options);
-  return { created: false, size: received };
 }
 
 /** A spooled file as a body producer. */

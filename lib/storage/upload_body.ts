@@ -7,8 +7,14 @@
  * @module
  */
 
-import type { Hash } from "node:crypto";
-import { type SaveOptions, StorageError } from "./types.ts";
+import { createHash, type Hash } from "node:crypto";
+import {
+  type ObjectRef,
+  type SaveOptions,
+  type SaveResult,
+  StorageError,
+  type UploadBody,
+} from "./types.ts";
 
 /** The largest part of a body read at once. */
 const READ_BUFFER_BYTES = 64 << 10;
@@ -125,4 +131,29 @@ export function checkBody(
       throw new StorageError("HashMismatch", `body hashes to ${digest}, not to its name`);
     }
   }
+}
+
+/**
+ * Answers an upload of an object that exists already, on any medium: with
+ * verification on, the body is hashed without being stored and accepted when
+ * it matches (a retried upload whose first answer was lost); otherwise the
+ * object is never overwritten.
+ *
+ * @throws {StorageError} `AlreadyExists` (config, or not verifying), or the body's failures.
+ */
+export async function confirmExisting(
+  ref: ObjectRef,
+  body: UploadBody,
+  options: SaveOptions,
+): Promise<SaveResult> {
+  if (ref.type === "config" || !options.verifyHash) {
+    if (body instanceof ReadableStream) await body.cancel().catch(() => {});
+    throw new StorageError("AlreadyExists", `${ref.type} exists and is never overwritten`);
+  }
+  const hash = createHash("sha256");
+  const received = body instanceof ReadableStream
+    ? await readParts(body, (part) => void hash.update(part), options.idleTimeoutMs)
+    : (hash.update(body ?? new Uint8Array(0)), body?.length ?? 0);
+  checkBody(received, options, hash, ref.name);
+  return { created: false, size: received };
 }
