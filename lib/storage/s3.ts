@@ -111,7 +111,8 @@ export class S3Storage implements Storage {
   ): Promise<OpenedObject> {
     const key = this.#keys.object(ref);
     // Read whole: one GET gives the size and the bytes (a HEAD first would cost a round trip).
-    if (options.whole) return await openWhole(this.#ops, key, options.signal);
+    const whole = options.whole ? await openWhole(this.#ops, key, options.signal) : null;
+    if (whole) return whole;
     const size = await this.#ops.head(key, options.signal);
     if (size === null) throw new StorageError("NotFound", "open object: not in the store");
     return {
@@ -204,10 +205,14 @@ async function streamBody(
  * it without JavaScript per chunk. The answer is framed by its
  * `Content-Length`: a store that stops short makes the stream fail, and the
  * client's response (which promises the same length) breaks rather than
- * ends. Without that header, or for a slice, it asks as {@link streamBody}
- * does. 404 is `NotFound`.
+ * ends. For a slice it asks again as {@link streamBody} does. 404 is
+ * `NotFound`; an answer without that header gives `null` (open as for a slice).
  */
-async function openWhole(ops: S3Ops, key: string, signal?: AbortSignal): Promise<OpenedObject> {
+async function openWhole(
+  ops: S3Ops,
+  key: string,
+  signal?: AbortSignal,
+): Promise<OpenedObject | null> {
   const response = await ops.send({ method: "GET", key, signal }, "read an object", [404]);
   const length = response.headers["content-length"];
   if (response.status === 404 || length === undefined) {
@@ -215,9 +220,7 @@ async function openWhole(ops: S3Ops, key: string, signal?: AbortSignal): Promise
     if (response.status === 404) {
       throw new StorageError("NotFound", "open object: not in the store");
     }
-    const size = await ops.head(key, signal);
-    if (size === null) throw new StorageError("NotFound", "open object: not in the store");
-    return { size, body: (start, end) => streamBody(ops, key, start, end, size), close: () => {} };
+    return null;
   }
   const size = Number(length);
   let unread: ReadableStream<Uint8Array> | null = response.body;
