@@ -47,9 +47,14 @@ function parseIpv6(text: string): bigint | null {
   return tail4 === null ? value : (value & ~0xffffffffn) | tail4;
 }
 
+/** An address without the brackets of a URL's IPv6 host (`[::1]` → `::1`). */
+function unbracket(text: string): string {
+  return text.trim().replace(/^\[|\]$/g, "");
+}
+
 /** An address as a 128-bit number (IPv4 as `::ffff:a.b.c.d`), or `null`. */
 function parseAddress(text: string): bigint | null {
-  const bare = text.trim().replace(/^\[|\]$/g, "");
+  const bare = unbracket(text);
   const v4 = parseIpv4(bare);
   if (v4 !== null) return V4_MAPPED | v4;
   return bare.includes(":") ? parseIpv6(bare) : null;
@@ -132,9 +137,9 @@ export function clientAddress(
   const hops = forwardedFor.split(",").map((hop) => hop.trim()).filter(Boolean);
   for (let i = hops.length - 1; i >= 0; i--) {
     if (parseAddress(hops[i]) === null) return socketAddress; // garbage: trust nothing of it
-    if (!trusted.trusts(hops[i])) return hops[i].replace(/^\[|\]$/g, "");
+    if (!trusted.trusts(hops[i])) return unbracket(hops[i]);
   }
-  return hops[0]?.replace(/^\[|\]$/g, "") ?? socketAddress;
+  return hops.length > 0 ? unbracket(hops[0]) : socketAddress;
 }
 
 /**

@@ -32,10 +32,6 @@ interface Window {
   failures: number;
   /** Checks under way: counted against the limit, so a burst cannot pass it. */
   pending: number;
-  /** The last user name tried (address keys), for the log line. */
-  lastUser: string;
-  /** Requests refused in this window. */
-  refused: number;
 }
 
 /** A refusal: how long until the window ends. */
@@ -93,10 +89,10 @@ export class LoginThrottle {
     return window;
   }
 
-  #window(key: string, now: number, user: string): Window {
+  #window(key: string, now: number): Window {
     let window = this.#current(key, now);
     if (!window) {
-      window = { started: now, failures: 0, pending: 0, lastUser: user, refused: 0 };
+      window = { started: now, failures: 0, pending: 0 };
       this.#remember(key, window);
     }
     return window;
@@ -130,11 +126,10 @@ export class LoginThrottle {
           `login throttled: ${this.#limits.perUser} failed logins for user "${user}" within ${seconds}s (last from ${address}); answering 429 until the window ends`,
       ],
     ];
-    const windows = keys.map(([key]) => this.#window(key, now, user));
+    const windows = keys.map(([key]) => this.#window(key, now));
     for (const [index, [, limit, what]] of keys.entries()) {
       const window = windows[index];
       if (window.failures + window.pending < limit) continue;
-      window.refused++;
       this.#throttled++;
       const retryAfterSeconds = Math.max(
         1,
@@ -151,7 +146,6 @@ export class LoginThrottle {
         window.pending--;
         if (outcome !== "failed") continue;
         window.failures++;
-        window.lastUser = user;
         if (window.failures === keys[index][1]) this.#log.warn(keys[index][3]());
       }
       if (outcome === "failed") this.#failedLogins++;
