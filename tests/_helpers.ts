@@ -10,7 +10,8 @@ import { type AppHandler, type AppOptions, createApp } from "../lib/app.ts";
 import { createLogger, type Logger } from "../lib/log.ts";
 import { FsStorage } from "../lib/storage/fs.ts";
 import { MemoryStorage } from "./_memory_storage.ts";
-import { sharedStore, storedKeys, storeStorage, SWIFT_HERE } from "./_object_store.ts";
+import { sharedStore, storedKeys, storeEnv, storeStorage, SWIFT_HERE } from "./_object_store.ts";
+import type { SwiftStore } from "../tools/swift.ts";
 import type { Storage } from "../lib/storage/types.ts";
 import { PERMISSIONS } from "../tools/compile.ts";
 
@@ -594,4 +595,21 @@ export async function addUser(dataDir: string, name: string, password: string): 
     password + "\n",
   );
   if (result.code !== 0) throw new Error(`user add ${name} failed: ${result.stderr}`);
+}
+
+/** A test on the real object store: reported as ignored, not passed, where Swift cannot run. */
+export function storeTest(name: string, fn: () => Promise<void>): void {
+  Deno.test({ name, ...E2E, ignore: !SWIFT_HERE, fn });
+}
+
+/** The real server on a location of the store, with the store's credentials (and its CA). */
+export function serveOnStore(
+  store: SwiftStore,
+  url: string,
+  flags: string[] = ["--no-auth"],
+): Promise<ServerProcess> {
+  const ca = store.caFile ? ["--s3-cacert", store.caFile] : [];
+  return startServerProcess([url, ...ca, ...flags], {
+    env: { ...Deno.env.toObject(), ...storeEnv(store) },
+  });
 }

@@ -10,27 +10,23 @@ import { join } from "node:path";
 import {
   E2E,
   eventually,
+  memoryLogger,
   postWithLength,
   pseudoRandomBytes,
   rawRequest,
   restic,
   resticOk,
+  serveOnStore,
   sha256,
-  startServerProcess,
+  storeTest,
   tempDir,
 } from "./_helpers.ts";
-import { freshBucket, sharedStore, storedKeys, storeEnv, SWIFT_HERE } from "./_object_store.ts";
-import type { SwiftStore } from "../tools/swift.ts";
-
-function test(name: string, fn: () => Promise<void>): void {
-  Deno.test({ name, ...E2E, ignore: !SWIFT_HERE, fn });
-}
-
-function serveOnStore(store: SwiftStore, url: string, flags: string[] = ["--no-auth"]) {
-  return startServerProcess([url, ...flags], {
-    env: { ...Deno.env.toObject(), ...storeEnv(store) },
-  });
-}
+import { createApp } from "../lib/app.ts";
+import { S3Storage } from "../lib/storage/s3.ts";
+import { S3Client } from "../lib/storage/s3_client.ts";
+import { KeyLayout } from "../lib/storage/s3_keys.ts";
+import { S3Uploads } from "../lib/storage/s3_upload.ts";
+import { freshBucket, sharedStore, storedKeys, storeEnv } from "./_object_store.ts";
 
 /** A body of `mib` MiB sent a MiB at a time, every `delayMs`, with its SHA-256. */
 function slowBody(mib: number, seed: number, delayMs: number) {
@@ -85,157 +81,171 @@ async function checkOnceListed(repo: string, server: string): Promise<void> {
   }
 }
 
-test("the store stopped during a backup answers 503, never 404; restic finishes once it is back", async () => {
-  await using work = await tempDir();
-  const source = join(work.path, "source");
-  await Deno.mkdir(source);
-  for (let i = 0; i < 40; i++) {
-    await Deno.writeFile(join(source, `f${i}`), pseudoRandomBytes(2 << 20, i + 9));
-  }
-  const store = await sharedStore();
-  const { url } = await freshBucket(store);
-  await using server = await serveOnStore(store, url, ["--no-auth", "--debug"]);
-  const repo = `rest:${server.url}/outage/`;
-  await resticOk(repo, ["init"]);
-  const from = server.stderr.length;
-  // 80 MiB at 16 MiB/s: the store goes away after the first pack, with more to come
-  const backup = resticOk(repo, ["backup", "--quiet", "--limit-upload", "16384", source]);
-  const firstPack = () => server.stderr.slice(from).some((l) => /POST \/outage\/data\//.test(l));
-  assert.ok(await eventually(firstPack, 30_000), "a first pack was stored");
-  await store.stop();
-  await new Promise((r) => setTimeout(r, 4000));
-  await store.start();
-  await backup;
-  await checkOnceListed(repo, server.url);
-  const during = server.stderr.slice(from).filter((l) => l.startsWith("debug: "));
-  assert.ok(during.some((l) => / 503 \(/.test(l)), "503 while the store was away");
-  assert.deepEqual(
-    during.filter((l) => / 404( |$)/.test(l) && !/\/config /.test(l)),
-    [],
-    "never a 404 for data",
-  );
-});
-
-test("the store killed in the middle of an upload leaves no object, partial or whole", async () => {
-  const store = await sharedStore();
-  const { url, client } = await freshBucket(store);
-  await using server = await serveOnStore(store, url);
-  await (await fetch(`${server.url}/r/?create=true`, { method: "POST" })).body?.cancel();
-  const body = slowBody(128, 3, 15);
-  const upload = postWithLength(`${server.url}/r/data/${body.id}`, body.stream(), 128 << 20);
-  assert.ok(await eventually(() => body.sent() >= 30, 20_000), "30 MiB on their way");
-  await store.stop();
-  const status = await upload;
-  assert.notEqual(status, 200, "the upload did not succeed");
-  await store.start();
-  const head = await fetch(`${server.url}/r/data/${body.id}`, { method: "HEAD" });
-  assert.equal(head.status, 404);
-  assert.deepEqual((await storedKeys(client, "")).filter((k) => k.includes(body.id)), []);
-  const listing = await (await fetch(`${server.url}/r/data/`)).json();
-  assert.deepEqual(listing, []);
-});
-
-test("a body that does not hash to its name never becomes visible: whole, streamed, chunked", async () => {
-  const store = await sharedStore();
-  const { url, client } = await freshBucket(store);
-  await using server = await serveOnStore(store, url);
-  await (await fetch(`${server.url}/?create=true`, { method: "POST" })).body?.cancel();
-  const small = pseudoRandomBytes(1000, 1);
-  const big = pseudoRandomBytes(16 << 20, 2);
-  const wrongName = sha256("something else");
-  const target = `${server.url}/data/${wrongName}`;
-  const cases: [string, () => Promise<number>][] = [
-    ["whole", () => postWithLength(target, small, small.length)],
-    ["streamed", () => postWithLength(target, new Blob([big]).stream(), big.length)],
-    ["chunked", async () => {
-      const response = await fetch(target, { method: "POST", body: new Blob([big]).stream() });
-      await response.body?.cancel();
-      return response.status;
-    }],
-  ];
-  for (const [label, send] of cases) {
-    assert.equal(await send(), 400, label);
-    assert.equal(
-      (await fetch(`${server.url}/data/${wrongName}`, { method: "HEAD" })).status,
-      404,
-      label,
-    );
-  }
-  assert.deepEqual((await storedKeys(client, "")).filter((k) => k.includes(wrongName)), []);
-  const right = await fetch(`${server.url}/data/${sha256(big)}`, {
-    method: "POST",
-    body: new Blob([big]).stream(),
-  });
-  await right.body?.cancel();
-  assert.equal(right.status, 200, "a chunked upload with the right content is stored");
-});
-
-test("a store that would not check the payload hash still never gets a wrong body: the PUT is abandoned", async () => {
-  const store = await sharedStore();
-  const { client } = await freshBucket(store, "p/");
-  const { S3Storage } = await import("../lib/storage/s3.ts");
-  const storage = new S3Storage(client, "p/", { signPayload: false });
-  await storage.prepare();
-  const body = pseudoRandomBytes(16 << 20, 8);
-  const wrong = sha256("not this body");
-  await assert.rejects(
-    storage.save({ repo: ["r"], type: "data", name: wrong }, new Blob([body]).stream(), {
-      verifyHash: true,
-      contentLength: body.length,
-    }),
-    (err) => err instanceof Error && "code" in err && err.code === "HashMismatch",
-  );
-  assert.deepEqual(await storedKeys(client, "p/"), [], "nothing was stored");
-  const saved = await storage.save(
-    { repo: ["r"], type: "data", name: sha256(body) },
-    new Blob([body]).stream(),
-    { verifyHash: true, contentLength: body.length },
-  );
-  assert.equal(saved.created, true);
-  client.close();
-});
-
-test("wrong credentials, a missing bucket and an unreachable store are refused at start in one line", async () => {
-  const store = await sharedStore();
-  const { url } = await freshBucket(store);
-  const env = { ...Deno.env.toObject(), ...storeEnv(store) };
-  const cases: [string, string, Record<string, string>, RegExp][] = [
-    ["wrong secret", url, { AWS_SECRET_ACCESS_KEY: "not-the-secret" }, /refused the credentials/],
-    ["missing bucket", `${url}-missing`, {}, /no such bucket/],
-    ["nothing listening", "s3:http://127.0.0.1:1/bucket", {}, /Cannot reach the object store/],
-    ["no credentials", url, {
-      AWS_ACCESS_KEY_ID: "",
-      AWS_SECRET_ACCESS_KEY: "",
-      HOME: "/nonexistent",
-    }, /AWS_ACCESS_KEY_ID/],
-  ];
-  for (const [label, location, extra, expected] of cases) {
-    const out = await new Deno.Command(Deno.execPath(), {
-      args: [
-        "run",
-        "-A",
-        new URL("../main.ts", import.meta.url).pathname,
-        "serve",
-        location,
-        "--no-auth",
-        "--listen",
-        "127.0.0.1:0",
-      ],
-      env: { ...env, ...extra },
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-    const stderr = new TextDecoder().decode(out.stderr).trim();
-    assert.equal(out.code, 2, `${label}: ${stderr}`);
-    assert.match(stderr, expected, label);
-    assert.equal(stderr.split("\n").filter((l) => l.startsWith("restic-rest:")).length, 1, label);
-    for (const secret of [store.secretKey, "not-the-secret", store.accessKey]) {
-      assert.ok(!stderr.includes(secret), `${label}: no credential in the output`);
+storeTest(
+  "the store stopped during a backup answers 503, never 404; restic finishes once it is back",
+  async () => {
+    await using work = await tempDir();
+    const source = join(work.path, "source");
+    await Deno.mkdir(source);
+    for (let i = 0; i < 40; i++) {
+      await Deno.writeFile(join(source, `f${i}`), pseudoRandomBytes(2 << 20, i + 9));
     }
-  }
-});
+    const store = await sharedStore();
+    const { url } = await freshBucket(store);
+    await using server = await serveOnStore(store, url, ["--no-auth", "--debug"]);
+    const repo = `rest:${server.url}/outage/`;
+    await resticOk(repo, ["init"]);
+    const from = server.stderr.length;
+    // 80 MiB at 16 MiB/s: the store goes away after the first pack, with more to come
+    const backup = resticOk(repo, ["backup", "--quiet", "--limit-upload", "16384", source]);
+    const firstPack = () => server.stderr.slice(from).some((l) => /POST \/outage\/data\//.test(l));
+    assert.ok(await eventually(firstPack, 30_000), "a first pack was stored");
+    await store.stop();
+    await new Promise((r) => setTimeout(r, 4000));
+    await store.start();
+    await backup;
+    await checkOnceListed(repo, server.url);
+    const during = server.stderr.slice(from).filter((l) => l.startsWith("debug: "));
+    assert.ok(during.some((l) => / 503 \(/.test(l)), "503 while the store was away");
+    assert.deepEqual(
+      during.filter((l) => / 404( |$)/.test(l) && !/\/config /.test(l)),
+      [],
+      "never a 404 for data",
+    );
+  },
+);
 
-test("eight 128 MiB uploads at once to the store: memory stays flat", async () => {
+storeTest(
+  "the store killed in the middle of an upload leaves no object, partial or whole",
+  async () => {
+    const store = await sharedStore();
+    const { url, client } = await freshBucket(store);
+    await using server = await serveOnStore(store, url);
+    await (await fetch(`${server.url}/r/?create=true`, { method: "POST" })).body?.cancel();
+    const body = slowBody(128, 3, 15);
+    const upload = postWithLength(`${server.url}/r/data/${body.id}`, body.stream(), 128 << 20);
+    assert.ok(await eventually(() => body.sent() >= 30, 20_000), "30 MiB on their way");
+    await store.stop();
+    const status = await upload;
+    assert.notEqual(status, 200, "the upload did not succeed");
+    await store.start();
+    const head = await fetch(`${server.url}/r/data/${body.id}`, { method: "HEAD" });
+    assert.equal(head.status, 404);
+    assert.deepEqual((await storedKeys(client, "")).filter((k) => k.includes(body.id)), []);
+    const listing = await (await fetch(`${server.url}/r/data/`)).json();
+    assert.deepEqual(listing, []);
+  },
+);
+
+storeTest(
+  "a body that does not hash to its name never becomes visible: whole, streamed, chunked",
+  async () => {
+    const store = await sharedStore();
+    const { url, client } = await freshBucket(store);
+    await using server = await serveOnStore(store, url);
+    await (await fetch(`${server.url}/?create=true`, { method: "POST" })).body?.cancel();
+    const small = pseudoRandomBytes(1000, 1);
+    const big = pseudoRandomBytes(16 << 20, 2);
+    const wrongName = sha256("something else");
+    const target = `${server.url}/data/${wrongName}`;
+    const cases: [string, () => Promise<number>][] = [
+      ["whole", () => postWithLength(target, small, small.length)],
+      ["streamed", () => postWithLength(target, new Blob([big]).stream(), big.length)],
+      ["chunked", async () => {
+        const response = await fetch(target, { method: "POST", body: new Blob([big]).stream() });
+        await response.body?.cancel();
+        return response.status;
+      }],
+    ];
+    for (const [label, send] of cases) {
+      assert.equal(await send(), 400, label);
+      assert.equal(
+        (await fetch(`${server.url}/data/${wrongName}`, { method: "HEAD" })).status,
+        404,
+        label,
+      );
+    }
+    assert.deepEqual((await storedKeys(client, "")).filter((k) => k.includes(wrongName)), []);
+    const right = await fetch(`${server.url}/data/${sha256(big)}`, {
+      method: "POST",
+      body: new Blob([big]).stream(),
+    });
+    await right.body?.cancel();
+    assert.equal(right.status, 200, "a chunked upload with the right content is stored");
+  },
+);
+
+storeTest(
+  "a store that would not check the payload hash still never gets a wrong body: the PUT is abandoned",
+  async () => {
+    const store = await sharedStore();
+    const { client } = await freshBucket(store, "p/");
+    const storage = new S3Storage(client, "p/", { signPayload: false });
+    await storage.prepare();
+    const body = pseudoRandomBytes(16 << 20, 8);
+    const wrong = sha256("not this body");
+    await assert.rejects(
+      storage.save({ repo: ["r"], type: "data", name: wrong }, new Blob([body]).stream(), {
+        verifyHash: true,
+        contentLength: body.length,
+      }),
+      (err) => err instanceof Error && "code" in err && err.code === "HashMismatch",
+    );
+    assert.deepEqual(await storedKeys(client, "p/"), [], "nothing was stored");
+    const saved = await storage.save(
+      { repo: ["r"], type: "data", name: sha256(body) },
+      new Blob([body]).stream(),
+      { verifyHash: true, contentLength: body.length },
+    );
+    assert.equal(saved.created, true);
+    client.close();
+  },
+);
+
+storeTest(
+  "wrong credentials, a missing bucket and an unreachable store are refused at start in one line",
+  async () => {
+    const store = await sharedStore();
+    const { url } = await freshBucket(store);
+    const env = { ...Deno.env.toObject(), ...storeEnv(store) };
+    const cases: [string, string, Record<string, string>, RegExp][] = [
+      ["wrong secret", url, { AWS_SECRET_ACCESS_KEY: "not-the-secret" }, /refused the credentials/],
+      ["missing bucket", `${url}-missing`, {}, /no such bucket/],
+      ["nothing listening", "s3:http://127.0.0.1:1/bucket", {}, /Cannot reach the object store/],
+      ["no credentials", url, {
+        AWS_ACCESS_KEY_ID: "",
+        AWS_SECRET_ACCESS_KEY: "",
+        HOME: "/nonexistent",
+      }, /AWS_ACCESS_KEY_ID/],
+    ];
+    for (const [label, location, extra, expected] of cases) {
+      const out = await new Deno.Command(Deno.execPath(), {
+        args: [
+          "run",
+          "-A",
+          new URL("../main.ts", import.meta.url).pathname,
+          "serve",
+          location,
+          "--no-auth",
+          "--listen",
+          "127.0.0.1:0",
+        ],
+        env: { ...env, ...extra },
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      const stderr = new TextDecoder().decode(out.stderr).trim();
+      assert.equal(out.code, 2, `${label}: ${stderr}`);
+      assert.match(stderr, expected, label);
+      assert.equal(stderr.split("\n").filter((l) => l.startsWith("restic-rest:")).length, 1, label);
+      for (const secret of [store.secretKey, "not-the-secret", store.accessKey]) {
+        assert.ok(!stderr.includes(secret), `${label}: no credential in the output`);
+      }
+    }
+  },
+);
+
+storeTest("eight 128 MiB uploads at once to the store: memory stays flat", async () => {
   const store = await sharedStore();
   const { url } = await freshBucket(store);
   await using server = await serveOnStore(store, url, [
@@ -306,10 +316,6 @@ Deno.test({
     "a store that stops in the middle of an answer breaks the client's download, whole or ranged",
   async fn() {
     const store = shortAnsweringStore();
-    const { S3Client } = await import("../lib/storage/s3_client.ts");
-    const { S3Storage } = await import("../lib/storage/s3.ts");
-    const { createApp } = await import("../lib/app.ts");
-    const { memoryLogger } = await import("./_helpers.ts");
     const client = new S3Client({ endpoint: store.endpoint, bucket: "b", prefix: "" }, {
       accessKeyId: "k",
       secretAccessKey: "s",
@@ -345,8 +351,6 @@ Deno.test({
 });
 
 Deno.test("a streamed upload holds its last byte back until the body checks out", async () => {
-  const { S3Uploads } = await import("../lib/storage/s3_upload.ts");
-  const { KeyLayout } = await import("../lib/storage/s3_keys.ts");
   let sent = 0;
   let signed = "";
   const ops = {
