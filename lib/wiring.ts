@@ -166,7 +166,7 @@ export async function wire(config: ServeConfig, log: Logger): Promise<Wiring> {
   const tls = await readTls(config);
   const inventory = new Inventory();
   const storage = await buildStorage(config, inventory, policy);
-  await storage.prepare();
+  const storageLines = await storage.prepare();
   const metrics = config.prometheus ? new Metrics(inventory, config.maxSize) : null;
   const passwords = !config.noAuth && config.proxyAuthUsername === null;
   if (passwords) metrics?.countLogins(throttle);
@@ -200,6 +200,7 @@ export async function wire(config: ServeConfig, log: Logger): Promise<Wiring> {
     `restic-rest ${VERSION}`,
     authLine,
     await describeStorage(config.storage),
+    ...storageLines,
     ...flagLines(config, metrics, policy),
   ];
   const buildInventory = () => countStored(storage, inventory, config.maxSize);

@@ -80,8 +80,8 @@ export class MemoryStorage implements Storage {
   /** Prefixes of the repositories created. */
   readonly created = new Set<string>();
 
-  prepare(): Promise<void> {
-    return Promise.resolve();
+  prepare(): Promise<string[]> {
+    return Promise.resolve([]);
   }
 
   cleanup(): Promise<CleanupReport> {

@@ -176,6 +176,38 @@ storeTest(
 );
 
 storeTest(
+  "the start-up probe sees the store check payload hashes; a wrong body then stops at the store",
+  async () => {
+    const store = await sharedStore();
+    const { client } = await freshBucket(store, "p/");
+    const storage = new S3Storage(client, "p/");
+    assert.deepEqual(await storage.prepare(), [
+      "uploads: the store refuses a body that does not hash to its name (signed payload hash)",
+    ]);
+    const { S3Ops } = await import("../lib/storage/s3_ops.ts");
+    const everyKey: string[] = [];
+    for await (const page of new S3Ops(client).list("")) {
+      everyKey.push(...page.keys.map((k) => k.key));
+    }
+    assert.deepEqual(everyKey, [], "the probe body was refused: nothing, not even it, is stored");
+    const body = pseudoRandomBytes(16 << 20, 18);
+    await assert.rejects(
+      storage.save(
+        { repo: ["r"], type: "data", name: sha256("not this body") },
+        new Blob([body]).stream(),
+        {
+          verifyHash: true,
+          contentLength: body.length,
+        },
+      ),
+      (err) => err instanceof Error && "code" in err && err.code === "HashMismatch",
+    );
+    assert.deepEqual(await storedKeys(client, "p/"), [], "the store refused the wrong body");
+    client.close();
+  },
+);
+
+storeTest(
   "a store that would not check the payload hash still never gets a wrong body: the PUT is abandoned",
   async () => {
     const store = await sharedStore();
@@ -380,4 +412,38 @@ Deno.test("a streamed upload holds its last byte back until the body checks out"
   sent = 0;
   assert.deepEqual(await save(sha256(body)), { created: true, size: body.length });
   assert.equal(sent, body.length, "a right body is sent whole");
+});
+
+Deno.test("a store that stores the probe's wrong body: the probe is deleted, every upload hashed here", async () => {
+  const stored = new Map<string, number>();
+  let sent = 0;
+  const ops = {
+    head: () => Promise.resolve(null),
+    put: async (key: string, body: unknown) => {
+      sent = 0;
+      await (body as (write: (part: Uint8Array) => Promise<void>) => Promise<void>)((part) => {
+        sent += part.length;
+        return Promise.resolve();
+      });
+      stored.set(key, sent);
+    },
+    delete: (key: string) => Promise.resolve(void stored.delete(key)),
+  };
+  const uploads = new S3Uploads(ops as never, new KeyLayout("p/"), {} as never);
+  assert.equal(await uploads.probeStoreCheck(), false);
+  assert.deepEqual([...stored.keys()], [], "the stored probe was deleted");
+  const body = pseudoRandomBytes(1 << 20, 22);
+  await assert.rejects(
+    uploads.save(
+      { repo: ["r"], type: "data", name: sha256("another body") },
+      new Blob([body]).stream(),
+      {
+        verifyHash: true,
+        contentLength: body.length,
+      },
+    ),
+    (err: Error & { code?: string }) => err.code === "HashMismatch",
+  );
+  assert.equal(sent, body.length - 1, "the wrong body was abandoned before its last byte");
+  assert.deepEqual([...stored.keys()], []);
 });

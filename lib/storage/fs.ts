@@ -90,12 +90,13 @@ export class FsStorage implements Storage {
   }
 
   /** Creates the data folder. */
-  async prepare(): Promise<void> {
+  async prepare(): Promise<string[]> {
     try {
       await ensureDir(this.#root, this.#dirMode);
     } catch (err) {
       throw toStorageError(err, "create the data folder");
     }
+    return [];
   }
 
   /** Removes temp files that a crash left behind, anywhere below the root. */

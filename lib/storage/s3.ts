@@ -1,8 +1,9 @@
 /**
  * Storage in an S3-compatible bucket, in restic's own layout (`s3_keys.ts`),
  * with the promises of the file storage: uploads verified by the store
- * against the object's name (the SHA-256 signed as the payload hash) and by
- * us while they stream, never an overwrite, a failing store answered 503.
+ * against the object's name (the SHA-256 signed as the payload hash), and by
+ * us while they stream where the store was not seen to check it, never an
+ * overwrite, a failing store answered 503.
  *
  * Reads ask the store for the size (HEAD), then for the bytes (a ranged
  * GET); listings page through ListObjectsV2 and stream as pages arrive.
@@ -60,8 +61,11 @@ export class S3Storage implements Storage {
     this.#uploads = new S3Uploads(this.#ops, this.#keys, this.#repos, options.signPayload ?? true);
   }
 
-  /** Checks that the bucket answers to these credentials; refuses to start with one clear line. */
-  async prepare(): Promise<void> {
+  /**
+   * Checks that the bucket answers to these credentials (refuses to start
+   * with one clear line), then whether the store checks upload hashes.
+   */
+  async prepare(): Promise<string[]> {
     const where = this.#ops.client.where;
     let status: number;
     try {
@@ -82,6 +86,12 @@ export class S3Storage implements Storage {
     if (status >= 300) {
       throw new ConfigError(`Cannot use the object store at ${where}: it answered ${status}`);
     }
+    const checks = await this.#uploads.probeStoreCheck();
+    return [
+      checks
+        ? "uploads: the store refuses a body that does not hash to its name (signed payload hash)"
+        : "uploads: the store was not seen to check payload hashes; restic-rest hashes every upload",
+    ];
   }
 
   cleanup(options: CallOptions = {}): Promise<CleanupReport> {

@@ -2,7 +2,8 @@
  * restic's own S3 layout, so that restic's `s3:` backend and restic-rest
  * open the same repositories: `PREFIX/REPO/config`, `PREFIX/REPO/keys/ID`,
  * `PREFIX/REPO/data/ab/ID`, …; and the two markers restic-rest adds beside
- * them, which restic never reads (it lists only its type prefixes).
+ * them, which restic never reads (it lists only its type prefixes); and the
+ * short-lived key of the start-up probe (`probe`).
  *
  * @module
  */
@@ -49,6 +50,11 @@ export class KeyLayout {
 
   removing(repo: RepoPath): string {
     return `${this.repo(repo)}${REMOVAL_MARKER}`;
+  }
+
+  /** A key for the start-up probe of the store's checks: no repository's, never a restic name. */
+  probe(id: string): string {
+    return `${this.prefix}.restic-rest-probe-${id}`;
   }
 
   /**

@@ -1,10 +1,11 @@
 /**
  * Storing an object in the bucket (docs/protocol.md §9): never over an
- * existing one, verified twice without a second copy (the store checks the
- * object's name signed as the payload hash; we hash while it streams and
- * abandon the PUT before its end when the body is wrong or short, so a store
- * that ignores the payload hash never completes it either), and a chunked
- * upload spooled to a temp file so that it can be sent with its length.
+ * existing one, verified without a second copy (the object's name is signed
+ * as the payload hash, and a store that was seen to check it refuses a wrong
+ * body; where the start-up probe did not see that, we hash while the body
+ * streams and abandon the PUT before its end when it is wrong or short, so
+ * such a store never completes it either), and a chunked upload spooled to a
+ * temp file so that it can be sent with its length.
  *
  * @module
  */
@@ -34,6 +35,8 @@ export class S3Uploads {
   readonly #turns = new Map<string, Promise<unknown>>();
   /** `false` once the store answered 501 to `If-None-Match: *`. */
   #conditionalPut = true;
+  /** Whether the store was seen to refuse a body that does not match its signed hash. */
+  #storeChecks = false;
 
   constructor(
     readonly ops: S3Ops,
@@ -42,6 +45,36 @@ export class S3Uploads {
     /** Sign a streamed body's expected hash (the store checks it); false: ours alone. */
     readonly signPayload = true,
   ) {}
+
+  /**
+   * Asks the store whether it checks a streamed body against its signed
+   * payload hash: a tiny PUT whose body does not match it. Refused as a
+   * mismatch: the store checks, and streamed uploads are not hashed here a
+   * second time (measured on Swift: 0.53 instead of 0.80 s of our CPU per
+   * 512 MiB). Stored, or anything else: every upload is hashed here too
+   * (and a stored probe is deleted).
+   *
+   * @returns Whether the store checks.
+   */
+  async probeStoreCheck(signal?: AbortSignal): Promise<boolean> {
+    this.#storeChecks = false;
+    if (!this.signPayload) return false;
+    const key = this.keys.probe(crypto.randomUUID());
+    const body = new TextEncoder().encode("restic-rest probe: this body does not match its hash\n");
+    const otherHash = createHash("sha256").update("another body").digest("hex");
+    try {
+      await this.ops.put(key, (write) => write(body), {
+        contentLength: body.length,
+        payloadHash: otherHash,
+        signal,
+      });
+    } catch (err) {
+      this.#storeChecks = err instanceof StorageError && err.code === "HashMismatch";
+      return this.#storeChecks;
+    }
+    await this.ops.delete(key, signal).catch(() => {});
+    return false;
+  }
 
   /** Stores an object, or confirms an identical one. */
   async save(ref: ObjectRef, body: UploadBody, options: SaveOptions): Promise<SaveResult> {
@@ -136,7 +169,9 @@ export class S3Uploads {
     options: SaveOptions,
   ): Promise<SaveResult> {
     const length = options.contentLength!;
-    const hash = createHash("sha256");
+    const signed = this.signPayload && verifying(ref, options);
+    // The store refuses a body that does not match the signed name: no need to hash it here too.
+    const hash = signed && this.#storeChecks ? null : createHash("sha256");
     const produce: BodyProducer = async (write) => {
       // The last byte waits for the checks: a store that ignores the payload hash never
       // receives the whole of a wrong or short body, so it cannot complete it.
@@ -149,19 +184,18 @@ export class S3Uploads {
           if (total > length) {
             throw new StorageError("IncompleteBody", `more than the announced ${length} bytes`);
           }
-          hash.update(part);
+          hash?.update(part);
           if (total < length) return await write(part);
           lastByte = part.slice(part.length - 1);
           if (part.length > 1) await write(part.subarray(0, part.length - 1));
         },
         options.idleTimeoutMs,
       );
-      digestOf(received, hash, ref, options);
+      if (hash) digestOf(received, hash, ref, options);
+      else checkBody(received, options, null, "");
       if (lastByte) await write(lastByte);
     };
-    const payloadHash = this.signPayload && verifying(ref, options)
-      ? (ref as { name: string }).name
-      : "UNSIGNED-PAYLOAD";
+    const payloadHash = signed ? (ref as { name: string }).name : "UNSIGNED-PAYLOAD";
     await this.ops.put(key, produce, {
       contentLength: length,
       payloadHash,

@@ -159,9 +159,10 @@ export interface Storage {
    * Makes the medium ready (creates the data folder; checks that a bucket
    * answers). Called once before serving.
    *
+   * @returns Lines worth saying at start-up (what the medium was found to do).
    * @throws {StorageError} `Unavailable` when the medium cannot be used.
    */
-  prepare(): Promise<void>;
+  prepare(): Promise<string[]>;
   /**
    * Removes what interrupted writes left behind (temp files of uploads cut
    * off by a crash). Leftovers are never visible, so it may run in the
