@@ -11,7 +11,7 @@ import { startSwift, type SwiftStore } from "../tools/swift.ts";
 import { S3Client } from "../lib/storage/s3_client.ts";
 import { type Sample, samplesOf } from "./report.ts";
 import { type Result, type Scale, storeScenarios } from "./scenarios.ts";
-import type { BenchServer } from "./servers.ts";
+import { type BenchServer, settled } from "./servers.ts";
 
 async function newBucket(store: SwiftStore, name: string): Promise<S3Client> {
   const client = new S3Client(
@@ -91,8 +91,14 @@ async function serveOnStore(
     env: { ...Deno.env.toObject(), ...env },
     stdin: "null",
     stdout: "null",
-    stderr: "null",
+    stderr: "piped",
   }).spawn();
+  const lines: string[] = [];
+  (async () => {
+    for await (const text of child.stderr.pipeThrough(new TextDecoderStream())) {
+      lines.push(...text.split("\n").filter(Boolean));
+    }
+  })().catch(() => {});
   const started = performance.now();
   for (let i = 0; i < 600; i++) {
     try {
@@ -107,7 +113,7 @@ async function serveOnStore(
     url: `http://${addr}`,
     pid: child.pid,
     firstAnswerMs: performance.now() - started,
-    lines: [],
+    lines,
     rssKib: async () =>
       Number(/^VmRSS:\s+(\d+)/m.exec(await Deno.readTextFile(`/proc/${child.pid}/status`))?.[1]),
     async stop() {
@@ -141,6 +147,8 @@ export async function storeRounds(restbench: string, scale: Scale): Promise<Samp
         client.close();
         const server = await serveOnStore(kind, store, bucket);
         try {
+          // As on a disk: measured at rest, once restic-rest has counted what the bucket holds.
+          await settled(server);
           const results: Result[] = await storeScenarios(
             restbench,
             server,
