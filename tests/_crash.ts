@@ -9,7 +9,13 @@
 import { createHash } from "node:crypto";
 import { join } from "node:path";
 import { isObjectName, TEMP_FILE_PREFIX } from "../lib/restic.ts";
-import { listFiles, seededRandom, type ServerProcess, startServerProcess } from "./_helpers.ts";
+import {
+  eventually,
+  listFiles,
+  seededRandom,
+  type ServerProcess,
+  startServerProcess,
+} from "./_helpers.ts";
 
 /** What a crash run found. */
 export interface CrashReport {
@@ -130,6 +136,12 @@ export async function runCrashCycles(options: {
       const leftovers = await tempFileNames(dataDir);
       report.leftoverTempFiles += leftovers.length;
       server = await start();
+      // Leftovers go in the start-up scan, which runs while the server already answers.
+      const counted = await eventually(async () => {
+        const health = await fetch(`http://127.0.0.1:${port}/healthz`).then((r) => r.json());
+        return health.inventory === "complete";
+      }, 30_000);
+      if (!counted) throw new Error("the start-up scan did not complete in 30 s");
       const now = new Set(await tempFileNames(dataDir));
       report.tempFilesAfterRestart += leftovers.filter((name) => now.has(name)).length;
       for (const type of ["data", "index", "snapshots", "keys", "locks"]) {
