@@ -91,6 +91,25 @@ export function mediumTest(medium: Medium): (name: string, fn: () => Promise<voi
     });
 }
 
+/**
+ * The app on `storage` with the defaults of the tests (uploads verified,
+ * nothing append-only or private, no policy), a memory log unless given.
+ */
+export function appOn(
+  storage: Storage,
+  options: Partial<Omit<AppOptions, "storage">> = {},
+): ReturnType<typeof createApp> {
+  return createApp({
+    storage,
+    log: memoryLogger(),
+    verifyUpload: true,
+    appendOnly: false,
+    privateRepos: false,
+    policy: null,
+    ...options,
+  });
+}
+
 /** An in-process app on a fresh data folder, memory storage or bucket. */
 export async function testApp(
   options: Partial<Omit<AppOptions, "storage" | "log">> & { medium?: Medium } = {},
@@ -100,15 +119,7 @@ export async function testApp(
   const log = memoryLogger();
   const medium$ = await openMedium(medium, dir.path);
   await medium$.storage.prepare();
-  const app = createApp({
-    storage: medium$.storage,
-    log,
-    verifyUpload: true,
-    appendOnly: false,
-    privateRepos: false,
-    policy: null,
-    ...appOptions,
-  });
+  const app = appOn(medium$.storage, { log, ...appOptions });
   return {
     app,
     dir: dir.path,

@@ -4,11 +4,11 @@
  * change, inside or next to the data directory.
  */
 import assert from "node:assert/strict";
-import { createApp } from "../lib/app.ts";
+import type { createApp } from "../lib/app.ts";
 import { HtpasswdAuth } from "../lib/auth.ts";
 import { parsePolicy } from "../lib/policy.ts";
 import { FsStorage } from "../lib/storage/fs.ts";
-import { listFiles, memoryLogger, sha256, tempDir } from "./_helpers.ts";
+import { appOn, listFiles, memoryLogger, sha256, tempDir } from "./_helpers.ts";
 
 const SECRET = "{SHA}5en6G6MezRroT3XKqkdPOmY/BfQ="; // "secret"
 const BOB_BLOB = new TextEncoder().encode("bob's private data");
@@ -74,12 +74,9 @@ async function setUp(options: { privateRepos: boolean; policy: string | null }):
   await Deno.writeTextFile(`${root.path}/canary.txt`, CANARY);
   const log = memoryLogger();
   const auth = await HtpasswdAuth.load({ file: `${data}/.htpasswd`, log });
-  const app = createApp({
-    storage: new FsStorage(data),
+  const app = appOn(new FsStorage(data), {
     log,
     auth,
-    verifyUpload: true,
-    appendOnly: false,
     privateRepos: options.privateRepos,
     policy: options.policy ? parsePolicy(options.policy, "policy.json") : null,
   });

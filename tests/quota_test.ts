@@ -13,8 +13,7 @@ import {
   tempDir,
   tempFiles,
 } from "./_helpers.ts";
-import { createApp } from "../lib/app.ts";
-import { memoryLogger } from "./_helpers.ts";
+import { appOn } from "./_helpers.ts";
 
 async function quotaApp(dir: string, maxBytes: number) {
   const inventory = new Inventory();
@@ -25,14 +24,7 @@ async function quotaApp(dir: string, maxBytes: number) {
   );
   await storage.prepare();
   await storage.scan(() => {});
-  const app = createApp({
-    storage,
-    log: memoryLogger(),
-    verifyUpload: true,
-    appendOnly: false,
-    privateRepos: false,
-    policy: null,
-  });
+  const app = appOn(storage);
   return { app, inventory };
 }
 

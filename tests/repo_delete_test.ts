@@ -4,9 +4,8 @@
  * a removal that takes the repository's own objects and no others.
  */
 import assert from "node:assert/strict";
-import { call, MEDIA, mediumTest, memoryLogger, sha256, testApp } from "./_helpers.ts";
+import { appOn, call, MEDIA, mediumTest, sha256, testApp } from "./_helpers.ts";
 import { MemoryStorage } from "./_memory_storage.ts";
-import { createApp } from "../lib/app.ts";
 import { Inventory, withInventory } from "../lib/inventory.ts";
 import { Metrics } from "../lib/metrics.ts";
 import { parsePolicy } from "../lib/policy.ts";
@@ -133,16 +132,7 @@ Deno.test("DELETE {repo}/: the inventory, the metrics and the quota follow", asy
     () => [{ scope: [], maxBytes: budget }],
   );
   const metrics = new Metrics(inventory, budget);
-  const app = createApp({
-    storage,
-    log: memoryLogger(),
-    metrics,
-    allowRepoDelete: true,
-    verifyUpload: true,
-    appendOnly: false,
-    privateRepos: false,
-    policy: null,
-  });
+  const app = appOn(storage, { metrics, allowRepoDelete: true });
   await fill(app, "/a/"); // 6 + 3 × 7 = 27 bytes
   assert.equal(inventory.bytesUnder([]), 27);
   const big = new Uint8Array(20).fill(1);

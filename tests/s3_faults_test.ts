@@ -8,9 +8,9 @@ import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { join } from "node:path";
 import {
+  appOn,
   E2E,
   eventually,
-  memoryLogger,
   postWithLength,
   pseudoRandomBytes,
   rawRequest,
@@ -21,7 +21,6 @@ import {
   storeTest,
   tempDir,
 } from "./_helpers.ts";
-import { createApp } from "../lib/app.ts";
 import { S3Storage } from "../lib/storage/s3.ts";
 import { S3Client } from "../lib/storage/s3_client.ts";
 import { KeyLayout } from "../lib/storage/s3_keys.ts";
@@ -353,14 +352,7 @@ Deno.test({
       secretAccessKey: "s",
       region: "us-east-1",
     });
-    const app = createApp({
-      storage: new S3Storage(client, ""),
-      log: memoryLogger(),
-      verifyUpload: true,
-      appendOnly: false,
-      privateRepos: false,
-      policy: null,
-    });
+    const app = appOn(new S3Storage(client, ""));
     const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, app);
     try {
       const id = "ab".repeat(32);

@@ -1,9 +1,8 @@
 /** The status page through the app: negotiation, visibility, escaping, staleness, JSON. */
 
 import assert from "node:assert/strict";
-import { call, memoryLogger, sha256, testApp } from "./_helpers.ts";
+import { appOn, call, sha256, testApp } from "./_helpers.ts";
 import { MemoryStorage } from "./_memory_storage.ts";
-import { createApp } from "../lib/app.ts";
 import { Inventory } from "../lib/inventory.ts";
 import { statusFormat, StatusPage } from "../lib/status.ts";
 import { escapeHtml, formatAge, renderStatusPage } from "../lib/status_html.ts";
@@ -236,15 +235,7 @@ Deno.test("opening the page asks the storage nothing but its cached health", asy
     staleAfterSeconds: 3600,
     maxSizeBytes: null,
   });
-  const app = createApp({
-    storage,
-    log: memoryLogger(),
-    verifyUpload: true,
-    appendOnly: false,
-    privateRepos: false,
-    policy: null,
-    status,
-  });
+  const app = appOn(storage, { status });
   for (const path of ["/", "/a/"]) {
     for (const headers of [HTML, JSON_ACCEPT]) {
       assert.equal((await call(app, "GET", path, { headers })).status, 200);
