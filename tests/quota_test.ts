@@ -13,7 +13,8 @@ import {
   tempDir,
   tempFiles,
 } from "./_helpers.ts";
-import { appOn } from "./_helpers.ts";
+import { appOn, mediumTest } from "./_helpers.ts";
+import { sharedStore, storeStorage } from "./_object_store.ts";
 
 async function quotaApp(dir: string, maxBytes: number) {
   const inventory = new Inventory();
@@ -232,3 +233,46 @@ Deno.test("quota: identical uploads racing each other are counted once", async (
   assert.equal(inventory.bytesUnder([]), 500_000);
   assert.deepEqual(await tempFiles(dir.path), []);
 });
+
+for (const medium of ["fs", "s3"] as const) {
+  mediumTest(medium)(
+    `quota: a streamed re-upload of a stored object counts once; a wrong body over it changes nothing (${medium})`,
+    async () => {
+      await using dir = await tempDir();
+      const opened = medium === "s3"
+        ? await storeStorage(await sharedStore())
+        : { storage: new FsStorage(dir.path), client: null };
+      try {
+        const inventory = new Inventory();
+        const storage = withQuota(
+          withInventory(opened.storage, inventory),
+          inventory,
+          () => [{ scope: [], maxBytes: 10_000_000 }],
+        );
+        await storage.prepare();
+        await storage.scan(() => {});
+        const app = appOn(storage);
+        // Above the whole-body size, with its length: the streamed path, where the store's
+        // existence check runs beside the upload.
+        const { body, id } = blob(300_000, 31);
+        const headers = { "content-length": String(body.length) };
+        await call(app, "POST", "/?create=true");
+        for (const attempt of ["first", "again"]) {
+          const saved = await call(app, "POST", `/data/${id}`, { body, headers });
+          assert.equal(saved.status, 200, attempt);
+          assert.equal(inventory.bytesUnder([]), 300_000, attempt);
+        }
+        const wrong = pseudoRandomBytes(300_000, 32);
+        assert.equal(
+          (await call(app, "POST", `/data/${id}`, { body: wrong, headers })).status,
+          400,
+        );
+        assert.equal(inventory.bytesUnder([]), 300_000);
+        const got = await app(new Request(`http://x/data/${id}`));
+        assert.equal(sha256(new Uint8Array(await got.arrayBuffer())), id);
+      } finally {
+        opened.client?.close();
+      }
+    },
+  );
+}

@@ -1,6 +1,6 @@
 /**
  * Storing an object in the bucket (docs/protocol.md §9): never over an
- * existing one, verified without a second copy (the object's name is signed
+ * existing one but with its own verified bytes, verified without a second copy (the object's name is signed
  * as the payload hash, and a store that was seen to check it refuses a wrong
  * body; where the start-up probe did not see that, we hash while the body
  * streams and abandon the PUT before its end when it is wrong or short, so
@@ -97,7 +97,11 @@ export class S3Uploads {
   ): Promise<SaveResult> {
     options.signal?.throwIfAborted();
     if (ref.type === "config") await this.repos.finishRemoval(ref.repo, options.signal);
-    if ((await this.ops.head(key, options.signal)) !== null) {
+    // A verified body of known length overwrites nothing but its own bytes, so its upload need
+    // not wait for the existence check: it runs beside it, and only the last byte waits for it.
+    const beside = body instanceof ReadableStream && options.contentLength !== null &&
+      verifying(ref, options);
+    if (!beside && (await this.ops.head(key, options.signal)) !== null) {
       return await confirmExisting(ref, body, options);
     }
     const abort = new AbortController();
@@ -108,7 +112,9 @@ export class S3Uploads {
         return await this.#putWhole(ref, key, body ?? new Uint8Array(0), { ...options, signal });
       }
       if (options.contentLength !== null) {
-        return await this.#putStream(ref, key, body, { ...options, signal });
+        const existing = this.ops.head(key, signal);
+        existing.catch(() => {}); // the upload awaits it, unless it failed first
+        return await this.#putStream(ref, key, body, existing, { ...options, signal });
       }
       return await this.#putSpooled(ref, key, body, { ...options, signal });
     } finally {
@@ -161,17 +167,24 @@ export class S3Uploads {
     return { created: true, size: bytes.length };
   }
 
-  /** A body of known length, sent as it arrives; abandoned before its end when wrong or short. */
+  /**
+   * A body of known length, sent as it arrives; abandoned before its end when
+   * wrong or short. `existing` is the existence check running beside it: an
+   * object that was there is overwritten only by its own verified bytes, and
+   * counts as not created.
+   */
   async #putStream(
     ref: ObjectRef,
     key: string,
     body: ReadableStream<Uint8Array>,
+    existing: Promise<number | null>,
     options: SaveOptions,
   ): Promise<SaveResult> {
     const length = options.contentLength!;
     const signed = this.signPayload && verifying(ref, options);
     // The store refuses a body that does not match the signed name: no need to hash it here too.
     const hash = signed && this.#storeChecks ? null : createHash("sha256");
+    let existed = false;
     const produce: BodyProducer = async (write) => {
       // The last byte waits for the checks: a store that ignores the payload hash never
       // receives the whole of a wrong or short body, so it cannot complete it.
@@ -193,6 +206,8 @@ export class S3Uploads {
       );
       if (hash) digestOf(received, hash, ref, options);
       else checkBody(received, options, null, "");
+      // Before the last byte, so the check cannot see this upload's own object.
+      existed = (await existing) !== null;
       if (lastByte) await write(lastByte);
     };
     const payloadHash = signed ? (ref as { name: string }).name : "UNSIGNED-PAYLOAD";
@@ -201,7 +216,7 @@ export class S3Uploads {
       payloadHash,
       signal: options.signal,
     });
-    return { created: true, size: length };
+    return { created: !existed, size: length };
   }
 
   /** A chunked body: into a temp file first (hashed on the way), then sent with its length. */
