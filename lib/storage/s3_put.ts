@@ -11,6 +11,14 @@
 import { type BodyProducer, type S3Response, S3TransportError } from "./s3_http.ts";
 import { StorageError } from "./types.ts";
 
+/**
+ * Bytes gathered before one socket write. Relaying a 512 MiB body from
+ * `Deno.serve` to a socket (curl → restic-rest → a Python reader, our CPU
+ * from `/proc`, three runs): a write per 64 KiB part 0.49-0.67 s, per 512
+ * KiB 0.36-0.42 s.
+ */
+const WRITE_BATCH_BYTES = 512 << 10;
+
 const encoder = new TextEncoder();
 const HEAD_END = encoder.encode("\r\n\r\n");
 
@@ -208,16 +216,27 @@ async function sendRequest(
   watch: Watch,
 ): Promise<boolean> {
   // Parts are copied into a buffer of our own before the socket write: a buffer an
-  // async write has held cannot be handed back to a BYOB read without a copy.
-  let out = new Uint8Array(64 << 10);
+  // async write has held cannot be handed back to a BYOB read without a copy. The
+  // buffer gathers several parts per write (see WRITE_BATCH_BYTES).
+  let out = new Uint8Array(WRITE_BATCH_BYTES);
+  let filled = 0;
+  const flush = async () => {
+    await writeAll(conn, out.subarray(0, filled));
+    filled = 0;
+    watch.moved();
+  };
   try {
     await writeAll(conn, encoder.encode(head));
     await produce(async (part) => {
-      if (part.length > out.length) out = new Uint8Array(part.length);
-      out.set(part);
-      await writeAll(conn, out.subarray(0, part.length));
-      watch.moved();
+      if (filled + part.length > out.length) {
+        if (filled > 0) await flush();
+        if (part.length > out.length) out = new Uint8Array(part.length);
+      }
+      out.set(part, filled);
+      filled += part.length;
+      if (filled === out.length) await flush();
     });
+    if (filled > 0) await flush();
     return true;
   } catch (err) {
     if (err instanceof Deno.errors.BrokenPipe || err instanceof Deno.errors.ConnectionReset) {
