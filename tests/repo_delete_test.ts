@@ -4,7 +4,7 @@
  * a removal that takes the repository's own objects and no others.
  */
 import assert from "node:assert/strict";
-import { appOn, call, MEDIA, mediumTest, sha256, testApp } from "./_helpers.ts";
+import { appOn, call, MEDIA, mediumTest, sha256, tempDir, testApp } from "./_helpers.ts";
 import { MemoryStorage } from "./_memory_storage.ts";
 import { Inventory, withInventory } from "../lib/inventory.ts";
 import { Metrics } from "../lib/metrics.ts";
@@ -143,4 +143,32 @@ Deno.test("DELETE {repo}/: the inventory, the metrics and the quota follow", asy
   assert.equal(inventory.bytesUnder([]), 0);
   assert.doesNotMatch(metrics.render(), /restic_rest_repo_\w+\{repo="a"/, "no gauge of /a/");
   assert.equal((await post()).status, 200, "fits once /a/ is gone");
+});
+
+Deno.test("a removal under way is the only one: a second removal and a create wait for it", async () => {
+  const { FsStorage } = await import("../lib/storage/fs.ts");
+  const { removeRepository } = await import("../lib/storage/fs_remove.ts");
+  const { REMOVAL_MARKER } = await import("../lib/restic.ts");
+  await using dir = await tempDir();
+  const storage = new FsStorage(dir.path);
+  await storage.createRepo(["r"]);
+  const repoDir = `${dir.path}/r`;
+  // Enough objects that the removal is still running when the create comes.
+  for (let i = 0; i < 4000; i++) {
+    const name = sha256(`old ${i}`);
+    await Deno.writeTextFile(`${repoDir}/data/${name.slice(0, 2)}/${name}`, "old");
+  }
+  await Deno.writeTextFile(`${repoDir}/${REMOVAL_MARKER}`, "");
+  const removing = removeRepository(repoDir, { fileMode: 0o600, isRoot: false });
+  // The start-up walk and a DELETE finding the same marker share one removal.
+  assert.equal(removeRepository(repoDir, { fileMode: 0o600, isRoot: false }), removing);
+  await storage.createRepo(["r"]);
+  assert.equal(await removing, true);
+  const left: string[] = [];
+  for await (const sub of Deno.readDir(`${repoDir}/data`)) {
+    for await (const entry of Deno.readDir(`${repoDir}/data/${sub.name}`)) left.push(entry.name);
+  }
+  assert.deepEqual(left, [], "no old object survives");
+  assert.equal((await Array.fromAsync(Deno.readDir(`${repoDir}/data`))).length, 256);
+  assert.ok(!(await Array.fromAsync(Deno.readDir(repoDir))).some((e) => e.name === REMOVAL_MARKER));
 });

@@ -11,13 +11,22 @@ import { existsSync, join, syncDir } from "../fs_util.ts";
 import { OBJECT_TYPES, REMOVAL_MARKER } from "../restic.ts";
 
 /**
- * Tells whether a removal of the repository in `repoDir` was cut short.
+ * Removals under way in this process, by folder. The start-up walk finishing
+ * a removal cut short and a create (or a DELETE) finding the same marker
+ * would otherwise remove folders under each other (seen in CI: a create
+ * answered 404 when the walk deleted a type folder it had just made).
+ */
+const removals = new Map<string, Promise<boolean>>();
+
+/**
+ * Tells whether a removal of the repository in `repoDir` was cut short, or
+ * is under way in this process.
  *
  * @param repoDir The repository's folder.
- * @returns `true` when its removal marker is there.
+ * @returns `true` when its removal marker is there or its removal is running.
  */
 export function removalPending(repoDir: string): boolean {
-  return existsSync(join(repoDir, REMOVAL_MARKER));
+  return removals.has(repoDir) || existsSync(join(repoDir, REMOVAL_MARKER));
 }
 
 /** Whether anything of the repository's own is in `repoDir`. */
@@ -60,7 +69,18 @@ async function mark(repoDir: string, fileMode: number): Promise<void> {
  * @param options The file mode of the marker, and whether this is the data folder.
  * @returns `false` when there was no repository there.
  */
-export async function removeRepository(
+export function removeRepository(
+  repoDir: string,
+  options: { fileMode: number; isRoot: boolean },
+): Promise<boolean> {
+  const running = removals.get(repoDir);
+  if (running) return running;
+  const removal = removeNow(repoDir, options).finally(() => removals.delete(repoDir));
+  removals.set(repoDir, removal);
+  return removal;
+}
+
+async function removeNow(
   repoDir: string,
   options: { fileMode: number; isRoot: boolean },
 ): Promise<boolean> {
