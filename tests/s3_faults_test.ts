@@ -27,6 +27,29 @@ import { KeyLayout } from "../lib/storage/s3_keys.ts";
 import { S3Uploads } from "../lib/storage/s3_upload.ts";
 import { freshBucket, sharedStore, storedKeys, storeEnv } from "./_object_store.ts";
 
+/**
+ * Saves `size` pseudo-random bytes under a name they do not hash to, streamed
+ * with their length, and expects `HashMismatch`.
+ *
+ * @returns The body that was sent.
+ */
+async function assertWrongBodyRefused(
+  target: Pick<S3Uploads, "save">,
+  size: number,
+  seed: number,
+): Promise<Uint8Array> {
+  const body = pseudoRandomBytes(size, seed);
+  await assert.rejects(
+    target.save(
+      { repo: ["r"], type: "data", name: sha256(`not body ${seed}`) },
+      new Blob([body]).stream(),
+      { verifyHash: true, contentLength: body.length },
+    ),
+    (err: Error & { code?: string }) => err.code === "HashMismatch",
+  );
+  return body;
+}
+
 /** A body of `mib` MiB sent a MiB at a time, every `delayMs`, with its SHA-256. */
 function slowBody(mib: number, seed: number, delayMs: number) {
   const piece = pseudoRandomBytes(1 << 20, seed);
@@ -189,18 +212,7 @@ storeTest(
       everyKey.push(...page.keys.map((k) => k.key));
     }
     assert.deepEqual(everyKey, [], "the probe body was refused: nothing, not even it, is stored");
-    const body = pseudoRandomBytes(16 << 20, 18);
-    await assert.rejects(
-      storage.save(
-        { repo: ["r"], type: "data", name: sha256("not this body") },
-        new Blob([body]).stream(),
-        {
-          verifyHash: true,
-          contentLength: body.length,
-        },
-      ),
-      (err) => err instanceof Error && "code" in err && err.code === "HashMismatch",
-    );
+    await assertWrongBodyRefused(storage, 16 << 20, 18);
     assert.deepEqual(await storedKeys(client, "p/"), [], "the store refused the wrong body");
     client.close();
   },
@@ -424,18 +436,7 @@ Deno.test("a store that stores the probe's wrong body: the probe is deleted, eve
   const uploads = new S3Uploads(ops as never, new KeyLayout("p/"), {} as never);
   assert.equal(await uploads.probeStoreCheck(), false);
   assert.deepEqual([...stored.keys()], [], "the stored probe was deleted");
-  const body = pseudoRandomBytes(1 << 20, 22);
-  await assert.rejects(
-    uploads.save(
-      { repo: ["r"], type: "data", name: sha256("another body") },
-      new Blob([body]).stream(),
-      {
-        verifyHash: true,
-        contentLength: body.length,
-      },
-    ),
-    (err: Error & { code?: string }) => err.code === "HashMismatch",
-  );
+  const body = await assertWrongBodyRefused(uploads, 1 << 20, 22);
   assert.equal(sent, body.length - 1, "the wrong body was abandoned before its last byte");
   assert.deepEqual([...stored.keys()], []);
 });

@@ -112,7 +112,8 @@ export class S3Uploads {
         return await this.#putWhole(ref, key, body ?? new Uint8Array(0), { ...options, signal });
       }
       if (options.contentLength !== null) {
-        const existing = this.ops.head(key, signal);
+        // Looked up above (absent), or now, beside the upload.
+        const existing = beside ? this.ops.head(key, signal) : Promise.resolve(null);
         existing.catch(() => {}); // the upload awaits it, unless it failed first
         return await this.#putStream(ref, key, body, existing, { ...options, signal });
       }
