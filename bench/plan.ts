@@ -57,8 +57,16 @@ function wanted(only: string[] | undefined, part: string): boolean {
   return !only || only.includes(part);
 }
 
-/** A repository folder with `count` objects, made once and kept in the scratch folder. */
-async function template(dir: string, name: string, count: number): Promise<string> {
+/**
+ * A filled repository of `count` objects under `dir`, made once and kept
+ * (servers get hard-linked copies).
+ *
+ * @param dir Scratch space.
+ * @param name What it is for.
+ * @param count How many objects.
+ * @returns Its folder.
+ */
+export async function template(dir: string, name: string, count: number): Promise<string> {
   const repo = join(dir, "templates", `${name}-${count}`, "bench");
   const done = join(repo, "..", ".complete");
   try {

@@ -56,9 +56,10 @@ async function commandFor(
   tools: Tools,
   dir: string,
   port: number,
+  main: string,
 ): Promise<[string, string[]]> {
   const addr = `127.0.0.1:${port}`;
-  const ours = ["run", ...PERMISSIONS, ...RUNTIME_FLAGS, MAIN, "serve", dir, "--listen", addr];
+  const ours = ["run", ...PERMISSIONS, ...RUNTIME_FLAGS, main, "serve", dir, "--listen", addr];
   switch (kind) {
     case "restic-rest":
       return [Deno.execPath(), [...ours, "--no-auth"]];
@@ -125,16 +126,18 @@ async function firstAnswer(
  * @param kind Which server.
  * @param tools Where the peers are.
  * @param dir Its data folder (created if missing).
+ * @param main restic-rest's `main.ts` (another checkout, for A/B runs); this one by default.
  * @returns The running server.
  */
 export async function startServer(
   kind: ServerKind,
   tools: Tools,
   dir: string,
+  main = MAIN,
 ): Promise<BenchServer> {
   await Deno.mkdir(dir, { recursive: true });
   const port = freePort();
-  const [command, args] = await commandFor(kind, tools, dir, port);
+  const [command, args] = await commandFor(kind, tools, dir, port, main);
   const started = performance.now();
   const child = new Deno.Command(command, { args, stdin: "null", stdout: "null", stderr: "piped" })
     .spawn();

@@ -6,6 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
+import { abOptions, abTable } from "../bench/ab.ts";
 import { medians, samplesOf, table } from "../bench/report.ts";
 import { defaultToolsDir } from "../bench/tools.ts";
 import { E2E, PROJECT_ROOT, runCommand, tempDir } from "./_helpers.ts";
@@ -48,6 +49,26 @@ Deno.test("table() gives medians over rounds and judges each target against the 
   );
   assert.match(text, /\| \+auth\+log ≥ 0\.9× no auth \| 0\.75× \| \*\*no\*\* \|$/m);
   assert.match(text, /^\| upload-c8 peak RSS MiB \| 80\.0 .*\| ≤ 96 MiB \| 80\.0 \| yes \|$/m);
+});
+
+Deno.test("abTable() gives each commit's medians and its ratio to the first", () => {
+  const samples = [
+    ...samplesOf("old", UPLOAD),
+    ...samplesOf("old", { ...UPLOAD, MB_s: 300 }),
+    ...samplesOf("old", { ...UPLOAD, MB_s: 500 }),
+    ...samplesOf("new", { ...UPLOAD, MB_s: 440, server_cpu_s: 1.6 }),
+  ];
+  const text = abTable(samples, ["old", "new"]);
+  assert.match(text, /^\| figure \| old \| new \| new \/ old \|$/m);
+  assert.match(text, /^\| upload-c8 MB\/s \| 400 \| 440 \| 1\.10× \|$/m);
+  assert.match(text, /^\| upload-c8 CPU s\/GB \| [\d.]+ \| [\d.]+ \| 0\.80× \|$/m);
+});
+
+Deno.test("deno task ab needs two commits and known scenarios", () => {
+  assert.throws(() => abOptions(["--revs", "main"]), /two or more commits/);
+  assert.throws(() => abOptions(["--revs", "a,b", "--only", "upload-c3"]), /unknown scenario/);
+  const opts = abOptions(["--revs", "a,b", "--only", "small-c32", "--rounds", "6"]);
+  assert.deepEqual([opts.revs, opts.only, opts.scale.rounds], [["a", "b"], ["small-c32"], 6]);
 });
 
 Deno.test({
