@@ -35,8 +35,12 @@ export function sharedStore(tls = false): Promise<SwiftStore> {
   if (!store) {
     store = startSwift({ tls });
     stores.set(name, store);
-    // Child processes outlive a test file unless killed when it ends.
-    globalThis.addEventListener("unload", () => void store!.then((s) => s.remove()));
+    // Child processes and their data outlive a test file unless removed when it ends; an
+    // unload handler runs no more event-loop turns, so the removal must be synchronous.
+    const started = store;
+    let running: SwiftStore | null = null;
+    started.then((s) => (running = s), () => {});
+    globalThis.addEventListener("unload", () => running?.discard());
   }
   return store;
 }

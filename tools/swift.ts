@@ -35,6 +35,11 @@ export interface SwiftStore {
   start(): Promise<void>;
   /** Stops it and removes its folder. */
   remove(): Promise<void>;
+  /**
+   * Kills it and removes its folder without waiting on the event loop: for an
+   * `unload` handler, where the promises of `remove()` would never settle.
+   */
+  discard(): void;
 }
 
 /** Runs a Swift server (account, container, object or proxy) from its configuration file. */
@@ -114,6 +119,23 @@ async function healthy(endpoint: string, caFile: string | null): Promise<void> {
   throw new Error(`the object store did not answer at ${endpoint}`);
 }
 
+/** Whether a process still runs (a zombie has closed its files: it counts as gone). */
+function alive(pid: number): boolean {
+  try {
+    return !/^\d+ \(.*\) Z/.test(Deno.readTextFileSync(`/proc/${pid}/stat`));
+  } catch {
+    return false;
+  }
+}
+
+function killAll(children: Deno.ChildProcess[]): void {
+  for (const child of children) {
+    try {
+      child.kill("SIGKILL");
+    } catch { /* gone */ }
+  }
+}
+
 /**
  * Starts a store in a fresh scratch folder.
  *
@@ -158,17 +180,24 @@ export async function startSwift(options: { tls?: boolean } = {}): Promise<Swift
       await listening([account, container, object]);
     },
     async stop() {
-      for (const child of children) {
-        try {
-          child.kill("SIGKILL");
-        } catch { /* gone */ }
-      }
-      await Promise.all(children.map((c) => c.status));
+      const stopping = children;
+      killAll(stopping);
       children = [];
+      await Promise.all(stopping.map((c) => c.status));
     },
     async remove() {
       await store.stop();
       await Deno.remove(dir, { recursive: true }).catch(() => {});
+    },
+    discard() {
+      killAll(children);
+      // A killed server may still be writing into the folder until it is gone.
+      const deadline = Date.now() + 3000;
+      while (children.some((c) => alive(c.pid)) && Date.now() < deadline) { /* spin */ }
+      children = [];
+      try {
+        Deno.removeSync(dir, { recursive: true });
+      } catch { /* gone, or held open past the deadline */ }
     },
   };
   await store.start();
