@@ -132,12 +132,18 @@ async function rounds(opts: AbOptions, tools: Tools, mains: string[]): Promise<S
           seed,
           only: opts.only,
         });
-        for (const result of results) samples.push(...samplesOf(opts.revs[i], result));
+        const got = results.flatMap((result) => samplesOf(opts.revs[i], result));
+        samples.push(...got);
+        // Each round's headline figures, so a bimodal scenario shows (medians hide it).
+        const headline = got.filter((s) => /(MB\/s|req\/s|v2 s|CPU .*)$/.test(s.row));
+        console.error(
+          `round ${round}: ${opts.revs[i]}: ` +
+            headline.map((s) => `${s.row} ${format(s.value)}`).join(", "),
+        );
       } finally {
         await server.stop();
         await Deno.remove(data, { recursive: true }).catch(() => {});
       }
-      console.error(`round ${round}: ${opts.revs[i]}`);
     }
   }
   return samples;

@@ -19,11 +19,12 @@ import {
 /**
  * The largest part of a body read at once. The runtime reads the socket
  * straight into this buffer, so it sets the size of every receive, file
- * write and wake-up: 256 KiB takes a quarter of the system calls of 64 KiB
- * (20% less CPU per GB with one client); 1 MiB peaked at 100 MiB with
- * eight uploads.
+ * write and wake-up: 128 KiB halves the system calls of 64 KiB. 256 KiB
+ * used less CPU still with one upload, but once the disk held data, eight
+ * uploads spent half their time in the kernel copying the writes into the
+ * page cache (0.65x the throughput; docs/performance.md).
  */
-const READ_BUFFER_BYTES = 256 << 10;
+const READ_BUFFER_BYTES = 128 << 10;
 
 function clientGone(err: unknown): StorageError {
   if (err instanceof StorageError) return err;
