@@ -18,7 +18,7 @@
 
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { template } from "./plan.ts";
+import { template, withNeeds } from "./plan.ts";
 import { format, medians, type Sample, samplesOf } from "./report.ts";
 import { FULL, runScenarios, type Scale } from "./scenarios.ts";
 import { startServer } from "./servers.ts";
@@ -130,7 +130,7 @@ async function rounds(opts: AbOptions, tools: Tools, mains: string[]): Promise<S
         const seed = Date.now() % 1_000_000_000;
         const results = await runScenarios(restbench, server, opts.scale, repo, {
           seed,
-          only: opts.only,
+          only: withNeeds(opts.only),
         });
         const got = results.flatMap((result) => samplesOf(opts.revs[i], result));
         samples.push(...got);

@@ -47,8 +47,13 @@ const NEEDS: Record<string, string> = {
   "range-c8": "upload-c8",
 };
 
-/** The scenarios to run for `only`, with the uploads the reads need, in plan order. */
-function withNeeds(only: string[] | undefined): string[] | undefined {
+/**
+ * The scenarios to run for `only`, with the uploads the reads need, in plan order.
+ *
+ * @param only Scenario labels; `undefined` for all.
+ * @returns The labels to run.
+ */
+export function withNeeds(only: string[] | undefined): string[] | undefined {
   if (!only) return undefined;
   return [...new Set([...only.map((l) => NEEDS[l]).filter(Boolean), ...only])];
 }
