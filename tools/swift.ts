@@ -136,6 +136,17 @@ function killAll(children: Deno.ChildProcess[]): void {
   }
 }
 
+/** Kills the servers, waits (bounded, without the event loop) until they are gone, removes `dir`. */
+function killAndRemoveSync(children: Deno.ChildProcess[], dir: string): void {
+  killAll(children);
+  // A killed server may still be writing into the folder until it is gone.
+  const deadline = Date.now() + 3000;
+  while (children.some((c) => alive(c.pid)) && Date.now() < deadline) { /* spin */ }
+  try {
+    Deno.removeSync(dir, { recursive: true });
+  } catch { /* gone, or held open past the deadline */ }
+}
+
 /**
  * Starts a store in a fresh scratch folder.
  *
@@ -190,14 +201,8 @@ export async function startSwift(options: { tls?: boolean } = {}): Promise<Swift
       await Deno.remove(dir, { recursive: true }).catch(() => {});
     },
     discard() {
-      killAll(children);
-      // A killed server may still be writing into the folder until it is gone.
-      const deadline = Date.now() + 3000;
-      while (children.some((c) => alive(c.pid)) && Date.now() < deadline) { /* spin */ }
+      killAndRemoveSync(children, dir);
       children = [];
-      try {
-        Deno.removeSync(dir, { recursive: true });
-      } catch { /* gone, or held open past the deadline */ }
     },
   };
   await store.start();
