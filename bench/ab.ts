@@ -20,7 +20,7 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { template, withNeeds } from "./plan.ts";
 import { format, medians, type Sample, samplesOf } from "./report.ts";
-import { FULL, runScenarios, type Scale } from "./scenarios.ts";
+import { FULL, linkCopy, runScenarios, type Scale } from "./scenarios.ts";
 import { startServer } from "./servers.ts";
 import { defaultToolsDir, findTools, type Tools } from "./tools.ts";
 
@@ -122,9 +122,7 @@ async function rounds(opts: AbOptions, tools: Tools, mains: string[]): Promise<S
       await Deno.remove(data, { recursive: true }).catch(() => {});
       await Deno.mkdir(data, { recursive: true });
       const repo = join(data, "bench");
-      if (listRepo) {
-        await new Deno.Command("cp", { args: ["-al", listRepo, repo] }).output();
-      }
+      if (listRepo) await linkCopy(listRepo, repo);
       const server = await startServer("restic-rest", tools, data, mains[i]);
       try {
         const seed = Date.now() % 1_000_000_000;

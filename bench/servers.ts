@@ -99,6 +99,22 @@ async function addBenchUser(dir: string): Promise<void> {
   if (!(await child.status).success) throw new Error("cannot add the bench user");
 }
 
+/**
+ * Collects a child's stderr as lines, as they come (for `BenchServer.lines`).
+ *
+ * @param stderr The child's piped stderr.
+ * @returns The array the lines are pushed into.
+ */
+export function collectLines(stderr: ReadableStream<Uint8Array>): string[] {
+  const lines: string[] = [];
+  (async () => {
+    for await (const text of stderr.pipeThrough(new TextDecoderStream())) {
+      lines.push(...text.split("\n").filter(Boolean));
+    }
+  })().catch(() => {});
+  return lines;
+}
+
 /** Waits until the server answers any HTTP request; returns the time from `started`. */
 async function firstAnswer(
   url: string,
@@ -141,12 +157,7 @@ export async function startServer(
   const started = performance.now();
   const child = new Deno.Command(command, { args, stdin: "null", stdout: "null", stderr: "piped" })
     .spawn();
-  const lines: string[] = [];
-  (async () => {
-    for await (const text of child.stderr.pipeThrough(new TextDecoderStream())) {
-      lines.push(...text.split("\n").filter(Boolean));
-    }
-  })().catch(() => {});
+  const lines = collectLines(child.stderr);
   const url = `http://127.0.0.1:${port}`;
   let firstAnswerMs: number;
   try {

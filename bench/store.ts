@@ -11,7 +11,7 @@ import { startSwift, type SwiftStore } from "../tools/swift.ts";
 import { S3Client } from "../lib/storage/s3_client.ts";
 import { type Sample, samplesOf } from "./report.ts";
 import { type Result, type Scale, storeScenarios } from "./scenarios.ts";
-import { type BenchServer, settled } from "./servers.ts";
+import { type BenchServer, collectLines, settled } from "./servers.ts";
 
 async function newBucket(store: SwiftStore, name: string): Promise<S3Client> {
   const client = new S3Client(
@@ -93,12 +93,7 @@ async function serveOnStore(
     stdout: "null",
     stderr: "piped",
   }).spawn();
-  const lines: string[] = [];
-  (async () => {
-    for await (const text of child.stderr.pipeThrough(new TextDecoderStream())) {
-      lines.push(...text.split("\n").filter(Boolean));
-    }
-  })().catch(() => {});
+  const lines = collectLines(child.stderr);
   const started = performance.now();
   for (let i = 0; i < 600; i++) {
     try {

@@ -37,9 +37,8 @@ export function sharedStore(tls = false): Promise<SwiftStore> {
     stores.set(name, store);
     // Child processes and their data outlive a test file unless removed when it ends; an
     // unload handler runs no more event-loop turns, so the removal must be synchronous.
-    const started = store;
     let running: SwiftStore | null = null;
-    started.then((s) => (running = s), () => {});
+    store.then((s) => (running = s), () => {});
     globalThis.addEventListener("unload", () => running?.discard());
   }
   return store;

@@ -1,8 +1,9 @@
 /**
  * Storing an object in the bucket (docs/protocol.md §9): never over an
- * existing one but with its own verified bytes, verified without a second copy (the object's name is signed
- * as the payload hash, and a store that was seen to check it refuses a wrong
- * body; where the start-up probe did not see that, we hash while the body
+ * existing one except with its own verified bytes; checked without a second
+ * copy (the object's name is signed as the payload hash, and a store that
+ * was seen to check it refuses a wrong body; where the start-up probe did
+ * not see that, we hash while the body
  * streams and abandon the PUT before its end when it is wrong or short, so
  * such a store never completes it either), and a chunked upload spooled to a
  * temp file so that it can be sent with its length.
