@@ -88,13 +88,32 @@ function writeStderr(line: string): void {
 }
 
 /**
- * Creates the server log.
+ * Escapes control characters (and Unicode line breaks) as `\xNN` / `\uNNNN`,
+ * so that nothing a client chose (a user name, a path, a header) can end a
+ * log line early or forge another one.
+ *
+ * @param text The text.
+ * @returns The text on one line.
+ */
+export function escapeControl(text: string): string {
+  // deno-lint-ignore no-control-regex
+  return text.replace(/[\x00-\x1f\x7f\x85\u2028\u2029]/g, (c) => {
+    const code = c.charCodeAt(0);
+    return code <= 0xff
+      ? `\\x${code.toString(16).padStart(2, "0")}`
+      : `\\u${code.toString(16).padStart(4, "0")}`;
+  });
+}
+
+/**
+ * Creates the server log. Every line has its control characters escaped.
  *
  * @param options Debug switch and sink.
  * @returns The logger.
  */
 export function createLogger(options: LoggerOptions): Logger {
-  const write = options.write ?? writeStderr;
+  const sink = options.write ?? writeStderr;
+  const write = (line: string): void => sink(escapeControl(line));
   return {
     info: (message) => write(message),
     warn: (message) => write(`warning: ${message}`),

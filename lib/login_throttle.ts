@@ -1,9 +1,20 @@
 /**
- * Failed logins, counted per client address and per user name in fixed
+ * Failed logins, counted per client address and per known user in fixed
  * windows: after too many in one window, further logins from that address
  * (or for that user) are refused with 429 until the window ends, without
- * checking the password. A successful login clears its address. Memory is
- * bounded however many addresses try.
+ * checking the password.
+ *
+ * What a client can make it remember is bounded, and junk cannot evict what
+ * protects real users:
+ * - a refusal creates no state, and only a checked password counts;
+ * - per-address windows are keyed by the address (an IPv6 client by its
+ *   /64), a key of bounded length, in a table of bounded size;
+ * - per-user windows exist only for users of the password file, so a flood
+ *   of invented names creates none (and cannot push a real user's count out);
+ * - addresses a user logged in from recently are remembered per user (a few
+ *   each), and are exempt from that user's cap: guessing from elsewhere
+ *   cannot lock the real user out of their usual address. They still count
+ *   against their address's own limit.
  *
  * @module
  */
@@ -24,8 +35,15 @@ export interface ThrottleLimits {
 /** The throttle's limits when no flag changes them. */
 export const DEFAULT_LIMITS: ThrottleLimits = { perAddress: 5, perUser: 50, windowMs: 60_000 };
 
-/** How many keys are remembered at most; the oldest go first beyond it. */
-const MAX_KEYS = 50_000;
+/**
+ * Addresses with a window at most. A key is an IPv4 address or an IPv6 /64
+ * (under 45 bytes), so the table stays under a few MiB when full.
+ */
+export const MAX_ADDRESSES = 50_000;
+/** Addresses remembered per user as recently successful; the oldest go first. */
+export const KNOWN_ADDRESSES_PER_USER = 8;
+/** How long a successful login exempts its address from the user's cap. */
+export const KNOWN_ADDRESS_MS = 30 * 24 * 3600 * 1000;
 
 interface Window {
   started: number;
@@ -50,12 +68,26 @@ export interface LoginAttempt {
   abandoned(): void;
 }
 
+/** One counter the attempt is held against. */
+interface Counted {
+  table: Map<string, Window>;
+  key: string;
+  limit: number;
+  what: string;
+  /** The line logged when the limit is reached. */
+  note: () => string;
+}
+
 /** Counts failed logins and refuses those past the limit. */
 export class LoginThrottle {
   readonly #limits: ThrottleLimits;
   readonly #log: Logger;
   readonly #now: () => number;
-  readonly #windows = new Map<string, Window>();
+  readonly #addresses = new Map<string, Window>();
+  /** Keyed only by users of the password file. */
+  readonly #users = new Map<string, Window>();
+  /** User → address key → time of the last successful login from there. */
+  readonly #knownAddresses = new Map<string, Map<string, number>>();
   #failedLogins = 0;
   #throttled = 0;
 
@@ -80,56 +112,35 @@ export class LoginThrottle {
     return this.#throttled;
   }
 
-  #current(key: string, now: number): Window | undefined {
-    const window = this.#windows.get(key);
-    if (window && now - window.started >= this.#limits.windowMs) {
-      this.#windows.delete(key);
-      return undefined;
-    }
-    return window;
-  }
-
-  #window(key: string, now: number): Window {
-    let window = this.#current(key, now);
-    if (!window) {
-      window = { started: now, failures: 0, pending: 0 };
-      this.#remember(key, window);
-    }
-    return window;
+  /** Keys held now, across every table (for tests: what a flood leaves behind). */
+  get size(): number {
+    let known = 0;
+    for (const addresses of this.#knownAddresses.values()) known += addresses.size;
+    return this.#addresses.size + this.#users.size + known;
   }
 
   /**
    * Lets a login be checked, or refuses it: a check under way counts
    * against the limit until it ends, so a burst of concurrent guesses gets
-   * no more checks than a slow one.
+   * no more checks than a slow one. A refusal leaves nothing behind.
    *
    * @param address The client's address.
    * @param user The user name tried.
+   * @param known Whether the name is a user of the password file (only those get a counter).
    * @returns A refusal (answer 429), or the attempt to report on.
    */
-  start(address: string, user: string): Refusal | LoginAttempt {
+  start(address: string, user: string, known: boolean): Refusal | LoginAttempt {
     const now = this.#now();
-    const seconds = Math.round(this.#limits.windowMs / 1000);
-    const keys: [string, number, string, () => string][] = [
-      [
-        `a ${throttleKey(address)}`,
-        this.#limits.perAddress,
-        `from ${address}`,
-        () =>
-          `login throttled: ${this.#limits.perAddress} failed logins from ${address} within ${seconds}s (last user tried "${user}"); answering 429 until the window ends`,
-      ],
-      [
-        `u ${user}`,
-        this.#limits.perUser,
-        `for user "${user}"`,
-        () =>
-          `login throttled: ${this.#limits.perUser} failed logins for user "${user}" within ${seconds}s (last from ${address}); answering 429 until the window ends`,
-      ],
-    ];
-    const windows = keys.map(([key]) => this.#window(key, now));
-    for (const [index, [, limit, what]] of keys.entries()) {
-      const window = windows[index];
-      if (window.failures + window.pending < limit) continue;
+    const addressKey = throttleKey(address);
+    const counted = this.#countersFor(
+      address,
+      addressKey,
+      user,
+      known && !this.#isKnownAddress(user, addressKey, now),
+    );
+    for (const { table, key, limit, what } of counted) {
+      const window = this.#current(table, key, now);
+      if (!window || window.failures + window.pending < limit) continue;
       this.#throttled++;
       const retryAfterSeconds = Math.max(
         1,
@@ -137,6 +148,7 @@ export class LoginThrottle {
       );
       return { retryAfterSeconds, why: `too many failed logins ${what}` };
     }
+    const windows = counted.map(({ table, key }) => this.#open(table, key, now));
     for (const window of windows) window.pending++;
     let open = true;
     const end = (outcome: "failed" | "succeeded" | "abandoned") => {
@@ -144,14 +156,20 @@ export class LoginThrottle {
       open = false;
       for (const [index, window] of windows.entries()) {
         window.pending--;
-        if (outcome !== "failed") continue;
-        window.failures++;
-        if (window.failures === keys[index][1]) this.#log.warn(keys[index][3]());
+        const { table, key, limit, note } = counted[index];
+        if (outcome === "failed") {
+          window.failures++;
+          if (window.failures === limit) this.#log.warn(note());
+        } else if (window.failures === 0 && window.pending === 0) {
+          table.delete(key); // nothing to remember
+        }
       }
       if (outcome === "failed") this.#failedLogins++;
-      // A success clears the address, not the user name: an attacker who
+      if (outcome !== "succeeded") return;
+      // A success clears the address, not the user's count: an attacker who
       // knows one password must not reset the count for others.
-      if (outcome === "succeeded") this.#windows.delete(keys[0][0]);
+      this.#addresses.delete(addressKey);
+      this.#rememberAddress(user, addressKey, now);
     };
     return {
       failed: () => end("failed"),
@@ -160,18 +178,95 @@ export class LoginThrottle {
     };
   }
 
-  #remember(key: string, window: Window): void {
-    if (this.#windows.size >= MAX_KEYS) {
-      const now = this.#now();
-      for (const [old, entry] of this.#windows) {
-        if (now - entry.started >= this.#limits.windowMs) this.#windows.delete(old);
-      }
-      // Still full: forget the oldest windows (Maps keep insertion order).
-      for (const old of this.#windows.keys()) {
-        if (this.#windows.size < MAX_KEYS) break;
-        this.#windows.delete(old);
+  /** The counters an attempt is held against: its address, and a known user's name. */
+  #countersFor(address: string, addressKey: string, user: string, perUser: boolean): Counted[] {
+    const seconds = Math.round(this.#limits.windowMs / 1000);
+    const counted: Counted[] = [{
+      table: this.#addresses,
+      key: addressKey,
+      limit: this.#limits.perAddress,
+      what: `from ${address}`,
+      note: () =>
+        `login throttled: ${this.#limits.perAddress} failed logins from ${address} within ${seconds}s (last user tried "${user}"); answering 429 until the window ends`,
+    }];
+    if (perUser) {
+      counted.push({
+        table: this.#users,
+        key: user,
+        limit: this.#limits.perUser,
+        what: `for user "${user}"`,
+        note: () =>
+          `login throttled: ${this.#limits.perUser} failed logins for user "${user}" within ${seconds}s (last from ${address}); answering 429 until the window ends`,
+      });
+    }
+    return counted;
+  }
+
+  /** The window of a key, when there is one and it has not ended. */
+  #current(table: Map<string, Window>, key: string, now: number): Window | undefined {
+    const window = table.get(key);
+    if (window && now - window.started >= this.#limits.windowMs && window.pending === 0) {
+      table.delete(key);
+      return undefined;
+    }
+    return window;
+  }
+
+  /** The window of a key, opened when there is none. */
+  #open(table: Map<string, Window>, key: string, now: number): Window {
+    let window = this.#current(table, key, now);
+    if (!window) {
+      window = { started: now, failures: 0, pending: 0 };
+      if (table === this.#addresses) this.#makeRoom(now);
+      table.set(key, window);
+    }
+    return window;
+  }
+
+  /**
+   * Keeps the address table under its bound: ended windows go first, then
+   * the oldest. Only a client holding that many addresses at once gets here,
+   * and it gets its guesses per address whatever is forgotten.
+   */
+  #makeRoom(now: number): void {
+    if (this.#addresses.size < MAX_ADDRESSES) return;
+    for (const [key, window] of this.#addresses) {
+      if (now - window.started >= this.#limits.windowMs && window.pending === 0) {
+        this.#addresses.delete(key);
       }
     }
-    this.#windows.set(key, window);
+    for (const [key, window] of this.#addresses) {
+      if (this.#addresses.size < MAX_ADDRESSES) break;
+      if (window.pending === 0) this.#addresses.delete(key);
+    }
+  }
+
+  #isKnownAddress(user: string, addressKey: string, now: number): boolean {
+    const seen = this.#knownAddresses.get(user)?.get(addressKey);
+    return seen !== undefined && now - seen < KNOWN_ADDRESS_MS;
+  }
+
+  #rememberAddress(user: string, addressKey: string, now: number): void {
+    let addresses = this.#knownAddresses.get(user);
+    if (!addresses) this.#knownAddresses.set(user, addresses = new Map());
+    addresses.delete(addressKey); // re-inserted as the newest
+    addresses.set(addressKey, now);
+    for (const key of addresses.keys()) {
+      if (addresses.size <= KNOWN_ADDRESSES_PER_USER) break;
+      addresses.delete(key);
+    }
+  }
+
+  /**
+   * Forgets what is kept for users no longer in the password file (after a
+   * reload), so the per-user tables stay as small as the file.
+   *
+   * @param isUser Whether a name is still a user.
+   */
+  forgetUsersExcept(isUser: (user: string) => boolean): void {
+    for (const user of this.#users.keys()) if (!isUser(user)) this.#users.delete(user);
+    for (const user of this.#knownAddresses.keys()) {
+      if (!isUser(user)) this.#knownAddresses.delete(user);
+    }
   }
 }

@@ -57,7 +57,10 @@ async function buildAuth(
   if (config.proxyAuthUsername === null && config.noAuth) {
     return [null, "authentication disabled (--no-auth)"];
   }
-  const { HtpasswdAuth, ProxyHeaderAuth } = await import("./auth.ts");
+  const [{ HtpasswdAuth }, { ProxyHeaderAuth }] = await Promise.all([
+    import("./htpasswd_auth.ts"),
+    import("./auth.ts"),
+  ]);
   if (config.proxyAuthUsername !== null) {
     return [
       new ProxyHeaderAuth(config.proxyAuthUsername),

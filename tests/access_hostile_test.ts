@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import type { createApp } from "../lib/app.ts";
-import { HtpasswdAuth } from "../lib/auth.ts";
+import { HtpasswdAuth } from "../lib/htpasswd_auth.ts";
 import { parsePolicy } from "../lib/policy.ts";
 import { FsStorage } from "../lib/storage/fs.ts";
 import { appOn, listFiles, memoryLogger, sha256, tempDir } from "./_helpers.ts";

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { HtpasswdAuth, parseBasicAuth, ProxyHeaderAuth } from "../lib/auth.ts";
+import { parseBasicAuth, ProxyHeaderAuth } from "../lib/auth.ts";
+import { HtpasswdAuth } from "../lib/htpasswd_auth.ts";
 import { ConfigError } from "../lib/config.ts";
 import { verifyPassword } from "../lib/htpasswd.ts";
 import { memoryLogger, tempDir } from "./_helpers.ts";
@@ -134,13 +135,19 @@ Deno.test("HtpasswdAuth keeps the old users when the file breaks or vanishes", a
   assert.ok(log.lines.every((l) => !l.includes("5en6G6")), "never a hash in the log");
 });
 
-Deno.test("ProxyHeaderAuth takes the user from the header and refuses missing or invalid ones", async () => {
+Deno.test("ProxyHeaderAuth takes the user from the header of a trusted proxy, refuses the rest", async () => {
   const auth = new ProxyHeaderAuth("X-Forwarded-User");
   const request = (value?: string): Request =>
     new Request("http://x/", { headers: value === undefined ? {} : { "x-forwarded-user": value } });
-  assert.deepEqual(await auth.authenticate(request("alice")), { ok: true, user: "alice" });
-  assert.equal((await auth.authenticate(request())).ok, false);
-  assert.equal((await auth.authenticate(request(""))).ok, false);
-  assert.equal((await auth.authenticate(request("../bob"))).ok, false);
-  assert.equal((await auth.authenticate(request("a b"))).ok, false);
+  const proxy = { client: "10.0.0.1", fromTrustedProxy: true };
+  assert.deepEqual(await auth.authenticate(request("alice"), proxy), { ok: true, user: "alice" });
+  assert.equal((await auth.authenticate(request(), proxy)).ok, false);
+  assert.equal((await auth.authenticate(request(""), proxy)).ok, false);
+  assert.equal((await auth.authenticate(request("../bob"), proxy)).ok, false);
+  assert.equal((await auth.authenticate(request("a b"), proxy)).ok, false);
+  const anybody = { client: "10.0.0.9", fromTrustedProxy: false };
+  assert.deepEqual(await auth.authenticate(request("alice"), anybody), {
+    ok: false,
+    reason: "X-Forwarded-User counts only from a --trusted-proxy address",
+  });
 });

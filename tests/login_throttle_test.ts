@@ -32,14 +32,14 @@ Deno.test("throttleKey() keeps IPv4 addresses and groups IPv6 by /64", () => {
 
 /** Starts an attempt that the throttle must allow. */
 function allowed(throttle: LoginThrottle, address: string, user: string): LoginAttempt {
-  const attempt = throttle.start(address, user);
+  const attempt = throttle.start(address, user, true);
   assert.ok(!("why" in attempt), `${address} ${user} allowed`);
   return attempt as LoginAttempt;
 }
 
 /** The refusal of an attempt, or `null` when it was allowed (and is then abandoned). */
 function refusal(throttle: LoginThrottle, address: string, user: string): Refusal | null {
-  const attempt = throttle.start(address, user);
+  const attempt = throttle.start(address, user, true);
   if ("why" in attempt) return attempt;
   attempt.abandoned();
   return null;
@@ -92,7 +92,7 @@ Deno.test("checks under way count against the limit: a burst gets no more checks
     { perAddress: 3, perUser: 100, windowMs: 60_000 },
     memoryLogger(),
   );
-  const burst = Array.from({ length: 16 }, () => throttle.start("203.0.113.7", "anna"));
+  const burst = Array.from({ length: 16 }, () => throttle.start("203.0.113.7", "anna", true));
   const running = burst.filter((a): a is LoginAttempt => !("why" in a));
   assert.equal(running.length, 3, "16 at once, 3 checked");
   running[0].abandoned();
