@@ -18,6 +18,7 @@ import { type Metrics, METRICS_MEDIA_TYPE } from "./metrics.ts";
 import { parseTarget, type RepoPath } from "./repo_path.ts";
 import { createRouter } from "./router.ts";
 import { type StatusFormat, statusFormat, type StatusPage } from "./status.ts";
+import type { Viewer } from "./status_report.ts";
 import type { Storage } from "./storage/types.ts";
 
 /** The realm sent with every 401, so browsers and wget ask for credentials. */
@@ -103,6 +104,8 @@ interface Caller {
   user: string | null;
   /** The client's address: the socket's, or what a trusted proxy forwarded. */
   address: string;
+  /** The connection comes from a `--trusted-proxy` address or a unix socket. */
+  fromTrustedProxy: boolean;
 }
 
 /** What the pipeline's steps share. */
@@ -118,7 +121,10 @@ async function authenticate(
 ): Promise<void> {
   const { auth, log } = options;
   if (!auth) return;
-  const result = await auth.authenticate(request, caller.address);
+  const result = await auth.authenticate(request, {
+    client: caller.address,
+    fromTrustedProxy: caller.fromTrustedProxy,
+  });
   caller.user = result.user ?? null;
   if (result.ok) return;
   if (result.retryAfterSeconds !== undefined) {
@@ -162,9 +168,28 @@ async function serveMetrics(
     }
   }
   onlyGet(request, "/metrics");
-  return new Response(options.metrics!.render(), {
+  const viewer = options.metricsNoAuth || caller.user === METRICS_USER
+    ? { ...viewerFor(options, null), user: null }
+    : { ...viewerFor(options, caller.user), user: caller.user };
+  return new Response(options.metrics!.render(viewer), {
     headers: { "content-type": METRICS_MEDIA_TYPE },
   });
+}
+
+/**
+ * What a caller may see of the server (status page and `/metrics` alike):
+ * everything without private repositories or a policy, or for a user the
+ * policy lets reach `/`; otherwise only the repositories they may read.
+ */
+function viewerFor(options: AppOptions, user: string | null): Viewer {
+  const restricted = options.auth != null && user !== null &&
+    (options.privateRepos || options.policy !== null);
+  if (!restricted) return { mayRead: () => true, seesEverything: true };
+  const everything = !options.privateRepos && options.policy?.modeFor(user, []) != null;
+  return {
+    mayRead: (repo) => everything || decideAccess(options, user, repo).ok,
+    seesEverything: everything,
+  };
 }
 
 function refusal(status: 401 | 403, reason: string): HttpError {
@@ -186,14 +211,9 @@ async function serveStatus(
     const decision = decideAccess(options, user, scope);
     if (!decision.ok) throw refusal(decision.status, decision.reason);
   }
-  const restricted = options.auth != null && user !== null &&
-    (options.privateRepos || options.policy !== null);
   const response = await options.status!.respond(
     format,
-    {
-      mayRead: (repo) => !restricted || decideAccess(options, user, repo).ok,
-      seesEverything: !restricted,
-    },
+    viewerFor(options, user),
     scope,
     request.method === "HEAD",
   );
@@ -282,13 +302,16 @@ export function createApp(options: AppOptions): AppHandler {
   const { log } = options;
   return async function handle(request: Request, info?: ConnectionInfo): Promise<Response> {
     const url = new URL(request.url);
+    const socket = socketAddress(info);
     const caller: Caller = {
       user: null,
       address: clientAddress(
-        socketAddress(info),
+        socket,
         request.headers.get("x-forwarded-for"),
         options.trustedProxies ?? null,
       ),
+      fromTrustedProxy: info?.remoteAddr.transport === "unix" ||
+        (options.trustedProxies?.trusts(socket) ?? false),
     };
     let response: Response;
     let reason = "";

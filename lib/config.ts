@@ -82,6 +82,17 @@ const FLAG_CHECKS: [(o: ServeOptions, g: GivenOptions) => boolean, string][] = [
     "Cannot use --policy with --no-auth: a policy needs users; drop one of them",
   ],
   [
+    (o) => o.noAuth && o.privateRepos,
+    "Cannot use --private-repos with --no-auth: private repositories need users; drop one of them",
+  ],
+  [
+    (o) =>
+      o.proxyAuthUsername !== null && o.trustedProxies.length === 0 &&
+      o.listen.transport !== "unix",
+    "Cannot believe --proxy-auth-username from anybody: add --trusted-proxy ADDR " +
+    "(your proxy's address), or listen on a unix socket only the proxy reaches",
+  ],
+  [
     (o) =>
       isS3Url(o.dataDir) && !o.noAuth && o.proxyAuthUsername === null && o.htpasswdFile === null,
     "Cannot look for users in an object store: give --htpasswd-file FILE (or --no-auth)",

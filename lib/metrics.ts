@@ -8,7 +8,7 @@
  */
 
 import type { Inventory, RepoStats } from "./inventory.ts";
-import type { RepoPath } from "./repo_path.ts";
+import { formatRepo, type RepoPath } from "./repo_path.ts";
 import { OBJECT_TYPES, type ObjectType } from "./restic.ts";
 
 /** A blob operation that is counted. */
@@ -26,8 +26,36 @@ export const METRICS_MEDIA_TYPE = "text/plain; version=0.0.4; charset=utf-8";
 
 interface Series {
   labels: string;
+  /** The repository (`/a/b/`) and user the series counts; `null` for the overflow series. */
+  repo: string | null;
+  user: string | null;
   count: Record<BlobOperation, number>;
   bytes: Record<BlobOperation, number>;
+}
+
+/**
+ * Label text kept at most for blob counters. Users and repositories come
+ * from clients, so past this the new ones are counted together in one
+ * series labelled {@link OVERFLOW_LABEL}, and the memory stays bounded.
+ */
+export const MAX_SERIES_LABEL_BYTES = 256 << 10;
+/** The label value of the series that counts what no longer fits. */
+export const OVERFLOW_LABEL = "(other)";
+
+/** Who reads the metrics, and what they may see (as the status page decides it). */
+export interface MetricsViewer {
+  /** Whether the caller may read a repository. */
+  mayRead(repo: RepoPath): boolean;
+  /** Whether the caller may see every repository and the server's own figures. */
+  seesEverything: boolean;
+  /** The caller: a restricted one sees only the blob counters of their own requests. */
+  user: string | null;
+}
+
+const EVERYTHING: MetricsViewer = { mayRead: () => true, seesEverything: true, user: null };
+
+function parseRepoKey(key: string): RepoPath {
+  return key === "/" ? [] : key.slice(1, -1).split("/");
 }
 
 function escapeLabel(value: string): string {
@@ -65,6 +93,7 @@ export interface LoginCounts {
 /** Counters of blob operations, and the gauges of what is stored. */
 export class Metrics {
   readonly #series = new Map<string, Series>();
+  #labelBytes = 0;
   #connections: ConnectionCounts | null = null;
   #logins: LoginCounts | null = null;
   readonly #inventory: Inventory;
@@ -95,11 +124,21 @@ export class Metrics {
     type: ObjectType,
     bytes: number,
   ): void {
-    const labels = labelSet({ repo: repoLabel(repo), type, user });
+    let labels = labelSet({ repo: repoLabel(repo), type, user });
     let series = this.#series.get(labels);
     if (!series) {
-      const zero = (): Record<BlobOperation, number> => ({ read: 0, write: 0, delete: 0 });
-      this.#series.set(labels, series = { labels, count: zero(), bytes: zero() });
+      let [key, owner]: [string | null, string | null] = [formatRepo(repo), user];
+      if (this.#labelBytes + labels.length > MAX_SERIES_LABEL_BYTES) {
+        labels = labelSet({ repo: OVERFLOW_LABEL, type: OVERFLOW_LABEL, user: OVERFLOW_LABEL });
+        [key, owner] = [null, null];
+        series = this.#series.get(labels);
+      }
+      if (!series) {
+        const zero = (): Record<BlobOperation, number> => ({ read: 0, write: 0, delete: 0 });
+        series = { labels, repo: key, user: owner, count: zero(), bytes: zero() };
+        this.#series.set(labels, series);
+        this.#labelBytes += labels.length;
+      }
     }
     series.count[operation]++;
     series.bytes[operation] += bytes;
@@ -124,14 +163,29 @@ export class Metrics {
   }
 
   /**
-   * Renders every metric in the Prometheus text format.
+   * Renders the metrics in the Prometheus text format: all of them, or for a
+   * restricted viewer only the repositories they may read (and of the blob
+   * counters only their own), as the status page shows them.
    *
+   * @param viewer Who asks; everything when absent.
    * @returns The exposition text.
    */
-  render(): string {
+  render(viewer: MetricsViewer = EVERYTHING): string {
+    const series = [...this.#series.values()];
+    const repos = [...this.#inventory.repos()];
+    if (!viewer.seesEverything) {
+      return [
+        ...blobFamilies(
+          series.filter((s) =>
+            s.repo !== null && s.user === viewer.user && viewer.mayRead(parseRepoKey(s.repo))
+          ),
+        ),
+        ...repoFamilies(repos.filter(([path]) => viewer.mayRead(parseRepoKey(path)))),
+      ].flat().join("\n") + "\n";
+    }
     const families = [
-      ...blobFamilies([...this.#series.values()]),
-      ...repoFamilies([...this.#inventory.repos()]),
+      ...blobFamilies(series),
+      ...repoFamilies(repos),
       family("restic_rest_stored_bytes", "gauge", "Bytes stored in the whole data directory", [
         `restic_rest_stored_bytes ${this.#inventory.bytesUnder([])}`,
       ]),

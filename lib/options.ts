@@ -105,7 +105,7 @@ export const SERVE_OPTIONS = {
     ...text(
       "proxy-auth-username",
       "HEADER",
-      "take the user name from this header of a trusted proxy",
+      "take the user name from this header, sent by a --trusted-proxy or over a unix socket",
     ),
     parse: (value: string) => {
       if (!/^[A-Za-z0-9-]+$/.test(value)) {
@@ -206,7 +206,7 @@ export const SERVE_OPTIONS = {
     default: [],
     shown: null,
     repeatable: true,
-    help: "believe X-Forwarded-For from this proxy address or range (repeatable)",
+    help: "believe X-Forwarded-For (and --proxy-auth-username) from this address or range",
     parse: (value: string) => {
       const proxies = value.split(",").map((v) => v.trim()).filter(Boolean);
       TrustedProxies.parse(proxies); // refuses what is not an address or a range

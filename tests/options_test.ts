@@ -64,6 +64,7 @@ Deno.test("every option can be set from its RESTIC_REST_* variable", () => {
     const needs: Record<string, string[]> = {
       prometheusNoAuth: ["--prometheus"],
       s3Cacert: ["s3:https://store.example/bucket", "--no-auth"],
+      proxyAuthUsername: ["--trusted-proxy", "10.0.0.1"],
     };
     const command = parseCommand(["serve", ...(needs[key] ?? [])], env);
     assert.equal(command.kind, "serve", name);

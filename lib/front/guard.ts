@@ -22,6 +22,9 @@ import type { ConnectionCounts, FrontHandler } from "./types.ts";
 /** Why the guard closed a connection. */
 export type ConnectionCloseReason = "header_timeout" | "idle_timeout";
 
+/** The address the guard's connections to the HTTP server come from. */
+const GUARD_SOURCE = "127.0.0.1";
+
 /** Where the guard reports. */
 export interface GuardLog {
   debug(message: string): void;
@@ -215,7 +218,9 @@ export class ConnectionGuard implements ConnectionCounts {
   wrap(handler: FrontHandler): FrontHandler {
     return async (request, info) => {
       const local = info.remoteAddr as Deno.Addr;
-      const port = "port" in local ? local.port : -1;
+      // The guard connects from 127.0.0.1, and holds that address's port while its connection
+      // is open: a local program binding the same port on another loopback address is not it.
+      const port = "hostname" in local && local.hostname === GUARD_SOURCE ? local.port : -1;
       const remote = this.#open.get(port)?.remote ?? await this.#waitForAnnouncement(port);
       if (!remote) {
         await request.body?.cancel().catch(() => {});

@@ -47,6 +47,13 @@ export function isS3Url(location: string): boolean {
  */
 export function parseS3Url(location: string): S3Location {
   const rest = location.slice("s3:".length);
+  if (/^(?:https?:\/\/)?[^/]*@/.test(rest)) {
+    // Never echoed: what stands before the @ is a key, or a secret.
+    throw new ConfigError(
+      "Cannot use an s3: location with credentials in it: give them in AWS_ACCESS_KEY_ID and " +
+        "AWS_SECRET_ACCESS_KEY (or AWS_PROFILE), and the location as s3:https://HOST[:PORT]/BUCKET[/PREFIX]",
+    );
+  }
   const withScheme = /^https?:\/\//.test(rest) ? rest : `https://${rest}`;
   let url: URL;
   try {
