@@ -9,7 +9,7 @@
 import { existsSync as nodeExistsSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 
-export { dirname, join };
+export { basename, dirname, join };
 
 /**
  * Tells whether a path exists, synchronously: on hot paths a thread-pool

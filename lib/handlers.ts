@@ -12,7 +12,13 @@ import { jsonPagesStream } from "./json_stream.ts";
 import { parseRange } from "./range.ts";
 import { formatRepo, type RepoPath, type Target } from "./repo_path.ts";
 import { LIST_V1_MEDIA_TYPE, LIST_V2_MEDIA_TYPE, OBJECT_MEDIA_TYPE } from "./restic.ts";
-import { type ListPage, type ObjectRef, type Storage, StorageError } from "./storage/types.ts";
+import {
+  type ListPage,
+  type LockRef,
+  type ObjectRef,
+  type Storage,
+  StorageError,
+} from "./storage/types.ts";
 import type { Logger } from "./log.ts";
 import type { Metrics } from "./metrics.ts";
 
@@ -248,10 +254,30 @@ async function saveObject(deps: HandlerDeps, ctx: RequestContext): Promise<Respo
     verifyHash: deps.verifyUpload,
     contentLength,
     idleTimeoutMs: deps.idleTimeoutMs,
+    owner: ctx.user,
     signal: signal,
   });
   if (saved.created) count(deps, "write", ctx, saved.size);
   return ok();
+}
+
+/**
+ * Whether a user may delete a lock: their own, or any with full rights.
+ * Deleting another client's exclusive lock would let a backup run during a
+ * prune. A lock already gone is anybody's (the delete is idempotent).
+ */
+async function mayDeleteLock(
+  deps: HandlerDeps,
+  ctx: RequestContext,
+  ref: LockRef,
+): Promise<boolean> {
+  if (ctx.access === "full" || ctx.user === null) return true;
+  try {
+    return (await deps.storage.lockOwner(ref, { signal: ctx.signal })) === ctx.user;
+  } catch (err) {
+    if (err instanceof StorageError && err.code === "NotFound") return true;
+    throw err;
+  }
 }
 
 async function deleteObject(deps: HandlerDeps, ctx: RequestContext): Promise<Response> {
@@ -259,6 +285,12 @@ async function deleteObject(deps: HandlerDeps, ctx: RequestContext): Promise<Res
   const ref = objectRef(target);
   if (!mayDelete(access, ref.type)) {
     throw new HttpError(STATUS_CODE.Forbidden, `Cannot delete ${ref.type} in ${access} mode`);
+  }
+  if (ref.type === "locks" && !(await mayDeleteLock(deps, ctx, { ...ref, type: "locks" }))) {
+    throw new HttpError(
+      STATUS_CODE.Forbidden,
+      `Cannot delete another user's lock in ${access} mode: only its owner or a user with full rights may`,
+    );
   }
   const removed = await deps.storage.remove(ref, { signal: signal });
   if (removed.existed !== false) count(deps, "delete", ctx, removed.size ?? 0);

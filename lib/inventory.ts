@@ -23,6 +23,8 @@ export interface RepoStats {
   snapshots: Map<string, number>;
   /** When anything was last written, epoch ms (0: never): the newest object's time. */
   lastWriteMs: number;
+  /** The repository exists (created, or holding a config), not only objects below its path. */
+  exists: boolean;
 }
 
 function emptyStats(): RepoStats {
@@ -32,6 +34,7 @@ function emptyStats(): RepoStats {
     objects: Object.fromEntries(OBJECT_TYPES.map((t) => [t, 0])) as Record<ObjectType, number>,
     snapshots: new Map(),
     lastWriteMs: 0,
+    exists: false,
   };
 }
 
@@ -46,6 +49,8 @@ export class Inventory {
   #objects = 0;
   /** `/`, `/a/`, `/a/b/` → bytes stored at or below that folder. */
   readonly #bytesUnder = new Map<string, number>();
+  /** `/`, `/a/`, `/a/b/` → repositories at or below that folder. */
+  readonly #reposUnder = new Map<string, number>();
   /**
    * The keys of a repository path and of its parent folders, by the path's
    * array: a scan reports thousands of objects with the same array, and a
@@ -73,10 +78,41 @@ export class Inventory {
     return stats;
   }
 
-  #addBytes(repo: RepoPath, delta: number): void {
-    for (const key of this.#keysOf(repo)) {
-      this.#bytesUnder.set(key, (this.#bytesUnder.get(key) ?? 0) + delta);
-    }
+  #addBytes(repo: RepoPath, delta: number, totals = this.#bytesUnder): void {
+    for (const key of this.#keysOf(repo)) totals.set(key, (totals.get(key) ?? 0) + delta);
+  }
+
+  /**
+   * Records that a repository exists (created, or found with a config);
+   * recording it again changes nothing.
+   *
+   * @param repo The repository.
+   */
+  repoCreated(repo: RepoPath): void {
+    const stats = this.#stats(repo);
+    if (stats.exists) return;
+    stats.exists = true;
+    this.#addBytes(repo, 1, this.#reposUnder);
+  }
+
+  /**
+   * Tells whether a repository is known to exist.
+   *
+   * @param repo The repository.
+   * @returns `true` once created or found.
+   */
+  hasRepo(repo: RepoPath): boolean {
+    return this.#repos.get(formatRepo(repo))?.exists ?? false;
+  }
+
+  /**
+   * Repositories at or below a folder.
+   *
+   * @param scope The folder as repository segments; `[]` is the whole data directory.
+   * @returns How many.
+   */
+  reposUnder(scope: RepoPath): number {
+    return this.#reposUnder.get(formatRepo(scope)) ?? 0;
   }
 
   /**
@@ -135,6 +171,7 @@ export class Inventory {
     const stats = this.#repos.get(key);
     if (!stats) return;
     this.#addBytes(repo, -stats.bytes);
+    if (stats.exists) this.#addBytes(repo, -1, this.#reposUnder);
     this.#objects -= stats.count;
     this.#repos.delete(key);
   }
@@ -194,13 +231,24 @@ export function withInventory(
       inner.scan((found) => {
         inventory.added(found.ref, found.size, found.mtimeMs);
         onObject(found);
-      }, options),
+      }, {
+        ...options,
+        onRepo: (repo) => {
+          inventory.repoCreated(repo);
+          options?.onRepo?.(repo);
+        },
+      }),
+    async createRepo(repo, options) {
+      await inner.createRepo(repo, options);
+      inventory.repoCreated(repo);
+    },
     async save(ref, body, options): Promise<SaveResult> {
       const result = await inner.save(ref, body, options);
       if (result.created) {
         const time = now();
         inventory.added(ref, result.size, time);
         inventory.touched(ref.repo, time);
+        inventory.repoCreated(ref.repo); // a store into a repository nobody created makes it
       }
       return result;
     },

@@ -27,15 +27,120 @@ export interface ScopedLimit {
 /** Limits that apply to a repository. */
 export type LimitsFor = (repo: RepoPath) => ScopedLimit[];
 
+/**
+ * How far lock writes may go past a spent limit, in all (per scope): a full
+ * repository must stay recoverable (restic#3582), and every restic command,
+ * `forget --prune` among them, starts by writing a lock. Bounded, so that
+ * locks cannot be used to store more.
+ */
+export const LOCK_OVERDRAFT_BYTES = 1 << 20;
+
 /** An admitted upload's hold on the budget. */
 interface Ticket {
   onReceive?: (totalBytes: number) => void;
   release(): void;
 }
 
+/** The budgets of every scope: what is stored, held by uploads under way, and new repositories. */
+class Budgets {
+  /** Bytes promised to uploads under way, per scope, so concurrent ones cannot overshoot. */
+  readonly #reserved = new Map<string, number>();
+  /** Repositories being created (or first stored into) now, and how many calls share each. */
+  readonly #arriving = new Map<string, number>();
+
+  constructor(
+    readonly inventory: Inventory,
+    readonly limitsFor: LimitsFor,
+    readonly footprint: number,
+  ) {}
+
+  #free(scope: RepoPath, limit: number): number {
+    return limit - this.inventory.bytesUnder(scope) -
+      this.footprint * this.inventory.reposUnder(scope) -
+      (this.#reserved.get(formatRepo(scope)) ?? 0);
+  }
+
+  #hold(limits: ScopedLimit[], bytes: number): void {
+    for (const { scope } of limits) {
+      const key = formatRepo(scope);
+      this.#reserved.set(key, (this.#reserved.get(key) ?? 0) + bytes);
+    }
+  }
+
+  /**
+   * Admits an upload: refuses a Content-Length that does not fit, then
+   * reserves bytes as they arrive, so that uploads running side by side
+   * (chunked ones too) can never take more than the limit together. A lock
+   * may go {@link LOCK_OVERDRAFT_BYTES} past it.
+   */
+  admit(ref: ObjectRef, contentLength: number | null): Ticket {
+    const limits = this.limitsFor(ref.repo);
+    const overdraft = ref.type === "locks" ? LOCK_OVERDRAFT_BYTES : 0;
+    let held = 0;
+    const grow = (total: number): void => {
+      if (total <= held) return;
+      for (const { scope, maxBytes } of limits) {
+        const free = this.#free(scope, maxBytes);
+        if (total - held > free + overdraft) {
+          throw new StorageError(
+            "QuotaExceeded",
+            `${total} bytes do not fit in the ${held + free} left of ${maxBytes} under ${
+              formatRepo(scope)
+            }`,
+          );
+        }
+      }
+      this.#hold(limits, total - held);
+      held = total;
+    };
+    if (contentLength !== null) grow(contentLength);
+    return {
+      onReceive: limits.length === 0 ? undefined : grow,
+      release: () => this.#hold(limits, -held),
+    };
+  }
+
+  /**
+   * Admits a new repository whose folders fit (the medium's footprint),
+   * holding them until the inventory counts the repository; calls running
+   * side by side for one new repository hold them once.
+   *
+   * @returns What releases the hold.
+   */
+  admitRepo(repo: RepoPath): () => void {
+    const { footprint } = this;
+    if (footprint === 0 || this.inventory.hasRepo(repo)) return () => {};
+    const key = formatRepo(repo);
+    const limits = this.limitsFor(repo);
+    const sharing = this.#arriving.get(key) ?? 0;
+    if (sharing === 0) {
+      for (const { scope, maxBytes } of limits) {
+        const free = this.#free(scope, maxBytes);
+        if (footprint > free) {
+          throw new StorageError(
+            "QuotaExceeded",
+            `a new repository takes ${footprint} bytes; ${
+              Math.max(0, free)
+            } are left of ${maxBytes} under ${formatRepo(scope)}`,
+          );
+        }
+      }
+      this.#hold(limits, footprint);
+    }
+    this.#arriving.set(key, sharing + 1);
+    return () => {
+      const left = this.#arriving.get(key)! - 1;
+      if (left > 0) return void this.#arriving.set(key, left);
+      this.#arriving.delete(key);
+      this.#hold(limits, -footprint);
+    };
+  }
+}
+
 /**
- * Wraps a storage so that uploads respect the size limits. The inventory
- * must be kept by a storage below this one (`withInventory`).
+ * Wraps a storage so that uploads and new repositories respect the size
+ * limits. The inventory must be kept by a storage below this one
+ * (`withInventory`).
  *
  * @param inner The storage that holds the bytes.
  * @param inventory Usage, for the limits.
@@ -43,58 +148,29 @@ interface Ticket {
  * @returns The wrapped storage.
  */
 export function withQuota(inner: Storage, inventory: Inventory, limitsFor: LimitsFor): Storage {
-  /** Bytes promised to uploads under way, per scope, so concurrent ones cannot overshoot. */
-  const reserved = new Map<string, number>();
-
-  function free(scope: RepoPath, limit: number): number {
-    return limit - inventory.bytesUnder(scope) - (reserved.get(formatRepo(scope)) ?? 0);
-  }
-
-  function hold(limits: ScopedLimit[], bytes: number): void {
-    for (const { scope } of limits) {
-      const key = formatRepo(scope);
-      reserved.set(key, (reserved.get(key) ?? 0) + bytes);
-    }
-  }
-
-  /**
-   * Admits an upload: refuses a Content-Length that does not fit, then
-   * reserves bytes as they arrive, so that uploads running side by side
-   * (chunked ones too) can never take more than the limit together.
-   */
-  function admit(repo: RepoPath, contentLength: number | null): Ticket {
-    const limits = limitsFor(repo);
-    let held = 0;
-    const grow = (total: number): void => {
-      if (total <= held) return;
-      for (const { scope, maxBytes } of limits) {
-        if (total - held > free(scope, maxBytes)) {
-          throw new StorageError(
-            "QuotaExceeded",
-            `${total} bytes do not fit in the ${
-              held + free(scope, maxBytes)
-            } left of ${maxBytes} under ${formatRepo(scope)}`,
-          );
-        }
-      }
-      hold(limits, total - held);
-      held = total;
-    };
-    if (contentLength !== null) grow(contentLength);
-    return {
-      onReceive: limits.length === 0 ? undefined : grow,
-      release: () => hold(limits, -held),
-    };
-  }
-
+  const budgets = new Budgets(inventory, limitsFor, inner.repoFootprintBytes);
   return {
     ...delegate(inner),
-    async save(ref: ObjectRef, body, options: SaveOptions): Promise<SaveResult> {
-      const ticket = admit(ref.repo, options.contentLength);
+    async createRepo(repo, options): Promise<void> {
+      const release = budgets.admitRepo(repo);
       try {
-        return await inner.save(ref, body, { ...options, onReceive: ticket.onReceive });
+        await inner.createRepo(repo, options);
       } finally {
-        ticket.release();
+        release();
+      }
+    },
+    async save(ref: ObjectRef, body, options: SaveOptions): Promise<SaveResult> {
+      // Storing into a repository nobody created makes its folders too: they count the same.
+      const releaseRepo = budgets.admitRepo(ref.repo);
+      try {
+        const ticket = budgets.admit(ref, options.contentLength);
+        try {
+          return await inner.save(ref, body, { ...options, onReceive: ticket.onReceive });
+        } finally {
+          ticket.release();
+        }
+      } finally {
+        releaseRepo();
       }
     },
   };

@@ -16,11 +16,13 @@ import {
   type Health,
   type ListOptions,
   type ListPage,
+  type LockRef,
   type ObjectRef,
   type OpenedObject,
   type RemoveResult,
   type SaveOptions,
   type SaveResult,
+  type ScanOptions,
   type Storage,
   StorageError,
   type UploadBody,
@@ -75,10 +77,13 @@ async function readBody(body: UploadBody, options: SaveOptions): Promise<Uint8Ar
 
 /** Storage in a map. */
 export class MemoryStorage implements Storage {
+  readonly repoFootprintBytes = 0;
   /** Stored bytes by key, with their write time. */
   readonly objects = new Map<string, { bytes: Uint8Array; mtimeMs: number }>();
   /** Prefixes of the repositories created. */
   readonly created = new Set<string>();
+  /** Who stored each lock, by key. */
+  readonly owners = new Map<string, string>();
 
   prepare(): Promise<string[]> {
     return Promise.resolve([]);
@@ -88,11 +93,13 @@ export class MemoryStorage implements Storage {
     return Promise.resolve({ removedTempFiles: 0 });
   }
 
-  scan(onObject: (found: FoundObject) => void): Promise<CleanupReport> {
+  scan(onObject: (found: FoundObject) => void, options: ScanOptions = {}): Promise<CleanupReport> {
     for (const [key, { bytes, mtimeMs }] of this.objects) {
       const ref = refOf(key);
       if (ref) onObject({ ref, size: bytes.length, mtimeMs });
+      if (ref?.type === "config") options.onRepo?.(ref.repo);
     }
+    for (const prefix of this.created) options.onRepo?.(prefix.split("/").slice(0, -1));
     return Promise.resolve({ removedTempFiles: 0 });
   }
 
@@ -145,6 +152,7 @@ export class MemoryStorage implements Storage {
       throw new StorageError("HashMismatch", `the body of ${key} hashes to another name`);
     }
     if (this.objects.has(key)) return { created: false, size: bytes.length };
+    if (ref.type === "locks" && options.owner) this.owners.set(key, options.owner);
     this.objects.set(key, { bytes, mtimeMs: Date.now() });
     return { created: true, size: bytes.length };
   }
@@ -152,9 +160,15 @@ export class MemoryStorage implements Storage {
   remove(ref: ObjectRef): Promise<RemoveResult> {
     const stored = this.objects.get(keyOf(ref));
     this.objects.delete(keyOf(ref));
+    this.owners.delete(keyOf(ref));
     return Promise.resolve(
       stored ? { existed: true, size: stored.bytes.length } : { existed: false, size: null },
     );
+  }
+
+  lockOwner(ref: LockRef): Promise<string | null> {
+    this.#get(ref);
+    return Promise.resolve(this.owners.get(keyOf(ref)) ?? null);
   }
 
   async list(

@@ -16,12 +16,14 @@ import {
 import { appOn, mediumTest } from "./_helpers.ts";
 import { sharedStore, storeStorage } from "./_object_store.ts";
 
+/** An app whose budget holds `maxBytes` of objects in one repository (and its folders). */
 async function quotaApp(dir: string, maxBytes: number) {
   const inventory = new Inventory();
+  const fs = new FsStorage(dir);
   const storage = withQuota(
-    withInventory(new FsStorage(dir), inventory),
+    withInventory(fs, inventory),
     inventory,
-    () => [{ scope: [], maxBytes }],
+    () => [{ scope: [], maxBytes: maxBytes + fs.repoFootprintBytes }],
   );
   await storage.prepare();
   await storage.scan(() => {});
@@ -118,10 +120,13 @@ Deno.test("quota: usage follows deletes and is rebuilt at start-up", async () =>
 Deno.test("withQuota() scopes policy limits to their folder", async () => {
   await using dir = await tempDir();
   const inventory = new Inventory();
+  const fs = new FsStorage(dir.path);
+  // Room for 1,000 bytes of objects, and the folders of two repositories.
+  const maxBytes = 1_000 + 2 * fs.repoFootprintBytes;
   const storage = withQuota(
-    withInventory(new FsStorage(dir.path), inventory),
+    withInventory(fs, inventory),
     inventory,
-    (repo) => repo.length > 0 ? [{ scope: repo.slice(0, 1), maxBytes: 1_000 }] : [],
+    (repo) => repo.length > 0 ? [{ scope: repo.slice(0, 1), maxBytes }] : [],
   );
   const save = (repo: string[], size: number, seed: number) => {
     const { body, id } = blob(size, seed);
@@ -181,18 +186,19 @@ Deno.test({
       "anna:{SHA}5en6G6MezRroT3XKqkdPOmY/BfQ=\nben:{SHA}5en6G6MezRroT3XKqkdPOmY/BfQ=\n",
     );
     const policy = `${work.path}/policy.json`;
+    // Each user's folder holds one repository's folders (1048 KiB on a disk) and 100 KiB more.
     await Deno.writeTextFile(
       policy,
       JSON.stringify({
         users: { "*": { "/{user}/": "full" } },
-        repositories: { "/*/": { maxSize: "100K" } },
+        repositories: { "/*/": { maxSize: "1148K" } },
       }),
     );
     await using server = await startServerProcess([data.path, "--policy", policy]);
     const post = async (
       user: string,
       path: string,
-      body: Uint8Array<ArrayBuffer>,
+      body?: Uint8Array<ArrayBuffer>,
     ): Promise<number> => {
       const response = await fetch(`${server.url}${path}`, {
         method: "POST",
@@ -204,12 +210,24 @@ Deno.test({
     };
     const first = blob(80_000, 11);
     const second = blob(30_000, 12);
+    assert.equal(await post("anna", "/anna/laptop/?create=true"), 200);
     assert.equal(await post("anna", `/anna/laptop/data/${first.id}`, first.body), 200);
     assert.equal(
-      await post("anna", `/anna/phone/data/${second.id}`, second.body),
+      await post("anna", `/anna/laptop/data/${second.id}`, second.body),
       507,
       "/anna/ is full",
     );
+    assert.equal(
+      await post("anna", "/anna/phone/?create=true"),
+      507,
+      "no room in /anna/ for another repository's folders",
+    );
+    assert.equal(
+      await post("anna", `/anna/phone/data/${second.id}`, second.body),
+      507,
+      "nor by storing into it uncreated",
+    );
+    assert.equal(await post("ben", "/ben/?create=true"), 200);
     assert.equal(
       await post("ben", `/ben/data/${second.id}`, second.body),
       200,

@@ -130,7 +130,7 @@ storeTest(
     const during = server.stderr.slice(from).filter((l) => l.startsWith("debug: "));
     assert.ok(during.some((l) => / 503 \(/.test(l)), "503 while the store was away");
     assert.deepEqual(
-      during.filter((l) => / 404( |$)/.test(l) && !/\/config /.test(l)),
+      during.filter((l) => /^debug: \S+ \S+ 404( |$)/.test(l) && !/\/config /.test(l)),
       [],
       "never a 404 for data",
     );

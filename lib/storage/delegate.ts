@@ -16,6 +16,7 @@ import type { Storage } from "./types.ts";
  */
 export function delegate(inner: Storage): Storage {
   return {
+    repoFootprintBytes: inner.repoFootprintBytes,
     prepare: () => inner.prepare(),
     cleanup: (options) => inner.cleanup(options),
     scan: (onObject, options) => inner.scan(onObject, options),
@@ -26,6 +27,7 @@ export function delegate(inner: Storage): Storage {
     stat: (ref, options) => inner.stat(ref, options),
     save: (ref, body, options) => inner.save(ref, body, options),
     remove: (ref, options) => inner.remove(ref, options),
+    lockOwner: (ref, options) => inner.lockOwner(ref, options),
     list: (repo, type, withSizes, options) => inner.list(repo, type, withSizes, options),
     abortUploads: () => inner.abortUploads(),
     health: () => inner.health(),

@@ -6,25 +6,19 @@
  * @module
  */
 
-import { createHash } from "node:crypto";
-import { dirname, ensureDir, existsSync, join, syncDir } from "../fs_util.ts";
+import { ensureDir, existsSync, join } from "../fs_util.ts";
 import { toStorageError } from "./fs_errors.ts";
 import { listPages, subfolders } from "./fs_list.ts";
+import { FolderGuard, regularFile } from "./fs_folders.ts";
 import { HealthProbe } from "./fs_health.ts";
+import { readOwner, removeOwner } from "./fs_owners.ts";
 import { fileBody } from "./fs_read.ts";
 import { removalPending, removeRepository } from "./fs_remove.ts";
 import { walkRepositories } from "./fs_scan.ts";
 import { confirmExisting } from "./upload_body.ts";
-import {
-  checkBody,
-  DurableFile,
-  publish,
-  randomSuffix,
-  receiveBody,
-  writeWhole,
-} from "./fs_upload.ts";
+import { writeUpload } from "./fs_upload.ts";
 import type { RepoPath } from "../repo_path.ts";
-import { dataSubfolders, OBJECT_TYPES, type ObjectType, TEMP_FILE_PREFIX } from "../restic.ts";
+import { dataSubfolders, OBJECT_TYPES, type ObjectType } from "../restic.ts";
 import {
   type CallOptions,
   type CleanupReport,
@@ -32,11 +26,13 @@ import {
   type Health,
   type ListOptions,
   type ListPage,
+  type LockRef,
   type ObjectRef,
   type OpenedObject,
   type RemoveResult,
   type SaveOptions,
   type SaveResult,
+  type ScanOptions,
   type Storage,
   StorageError,
   type UploadBody,
@@ -56,6 +52,8 @@ export { toStorageError } from "./fs_errors.ts";
  * its config is, and a missing type folder lists as a missing repository.
  */
 export class FsStorage implements Storage {
+  /** A repository's folders: itself, its 5 type folders and data/00…ff, a 4 KiB block each. */
+  readonly repoFootprintBytes = (1 + OBJECT_TYPES.length + 256) * 4096;
   readonly #root: string;
   readonly #fileMode: number;
   readonly #dirMode: number;
@@ -64,6 +62,7 @@ export class FsStorage implements Storage {
   /** Temp files of uploads in progress, removed if the server stops mid-upload. */
   readonly #uploads = new Set<string>();
   readonly #health: HealthProbe;
+  readonly #folders: FolderGuard;
 
   /**
    * @param root The data directory; repositories live below it.
@@ -76,6 +75,14 @@ export class FsStorage implements Storage {
     // 0700/0600 are safe under any umask; group access must not depend on it.
     this.#exactModes = (options.groupAccessible ?? false) && Deno.build.os !== "windows";
     this.#health = new HealthProbe(root, this.#fileMode);
+    this.#folders = new FolderGuard(root);
+  }
+
+  /** The folders below the root that hold an object (checked: no links on the way). */
+  #folderOf(ref: ObjectRef): string[] {
+    if (ref.type === "config") return [...ref.repo];
+    if (ref.type === "data") return [...ref.repo, "data", ref.name.slice(0, 2)];
+    return [...ref.repo, ref.type];
   }
 
   #repoDir(repo: RepoPath): string {
@@ -105,13 +112,19 @@ export class FsStorage implements Storage {
   }
 
   /** Reports every stored object (for usage and metrics), removing leftover temp files on the way. */
-  scan(onObject: (found: FoundObject) => void, options: CallOptions = {}): Promise<CleanupReport> {
-    return walkRepositories(this.#root, { onObject, live: this.#uploads, signal: options.signal });
+  scan(onObject: (found: FoundObject) => void, options: ScanOptions = {}): Promise<CleanupReport> {
+    return walkRepositories(this.#root, {
+      onObject,
+      onRepo: options.onRepo,
+      live: this.#uploads,
+      signal: options.signal,
+    });
   }
 
   /** A repository exists where its `data` folder or its config is, and no removal is under way. */
   // deno-lint-ignore require-await -- async by the interface; an lstat answers synchronously here
   async repoExists(repo: RepoPath): Promise<boolean> {
+    this.#folders.check(repo);
     const dir = this.#repoDir(repo);
     if (removalPending(dir)) return false;
     return existsSync(join(dir, "data")) || existsSync(join(dir, "config"));
@@ -120,12 +133,15 @@ export class FsStorage implements Storage {
   /** Removes a repository (see `fs_remove.ts`); nested repositories stay. */
   async removeRepo(repo: RepoPath): Promise<boolean> {
     try {
+      this.#folders.check(repo);
       return await removeRepository(this.#repoDir(repo), {
         fileMode: this.#fileMode,
         isRoot: repo.length === 0,
       });
     } catch (err) {
       throw toStorageError(err, "remove repository");
+    } finally {
+      this.#folders.forget();
     }
   }
 
@@ -139,6 +155,7 @@ export class FsStorage implements Storage {
     await this.#finishRemoval(repo);
     const repoDir = this.#repoDir(repo);
     try {
+      this.#folders.check(repo);
       const folders = [
         repoDir,
         ...OBJECT_TYPES.map((type) => join(repoDir, type)),
@@ -160,14 +177,21 @@ export class FsStorage implements Storage {
   // deno-lint-ignore require-await -- async by the interface; cached metadata answers synchronously here
   async open(ref: ObjectRef): Promise<OpenedObject> {
     let file: Deno.FsFile;
+    let found: Deno.FileInfo | null;
     try {
-      file = Deno.openSync(this.#path(ref), { read: true });
+      this.#folders.check(this.#folderOf(ref));
+      const path = this.#path(ref);
+      found = regularFileToRead(path);
+      file = Deno.openSync(path, { read: true });
     } catch (err) {
       throw toStorageError(err, "open object");
     }
     try {
       const info = file.statSync();
-      if (!info.isFile) throw new StorageError("NotFound", "open object: not a file");
+      // The same file as looked at: not one swapped in for a link meanwhile.
+      if (!info.isFile || info.ino !== found.ino || info.dev !== found.dev) {
+        throw new StorageError("NotFound", "open object: not a regular file");
+      }
       return {
         size: info.size,
         body: (start, end) => Promise.resolve(fileBody(file, start, end, info.size)),
@@ -183,11 +207,23 @@ export class FsStorage implements Storage {
   // deno-lint-ignore require-await -- async by the interface; cached metadata answers synchronously here
   async stat(ref: ObjectRef): Promise<number> {
     try {
-      const info = Deno.statSync(this.#path(ref));
-      if (!info.isFile) throw new StorageError("NotFound", "stat object: not a file");
-      return info.size;
+      this.#folders.check(this.#folderOf(ref));
+      return regularFileToRead(this.#path(ref)).size;
     } catch (err) {
       throw toStorageError(err, "stat object");
+    }
+  }
+
+  /** Who stored a lock (see `fs_owners.ts`). */
+  // deno-lint-ignore require-await -- async by the interface; two small synchronous reads here
+  async lockOwner(ref: LockRef): Promise<string | null> {
+    try {
+      this.#folders.check(this.#folderOf(ref));
+      const path = this.#path(ref);
+      regularFileToRead(path);
+      return readOwner(path);
+    } catch (err) {
+      throw toStorageError(err, "read the owner of a lock");
     }
   }
 
@@ -199,53 +235,35 @@ export class FsStorage implements Storage {
     const name = ref.type === "config" ? "config" : ref.name;
     const verify = options.verifyHash && ref.type !== "config";
     const final = this.#path(ref);
-    const dir = dirname(final);
     options.signal?.throwIfAborted();
-    if (ref.type === "config") await this.#finishRemoval(ref.repo);
-    if (existsSync(final)) return await confirmExisting(ref, body, options);
-
-    let file: DurableFile | null = null;
-    const temp = join(dir, `${TEMP_FILE_PREFIX}${name}-${randomSuffix()}`);
     try {
-      file = new DurableFile(await this.#createTemp(temp, dir));
-      this.#uploads.add(temp);
-      if (this.#exactModes) await Deno.chmod(temp, this.#fileMode);
-      const hash = verify ? createHash("sha256") : null;
-      const received = body instanceof Uint8Array
-        ? writeWhole(body, file, hash, options.onReceive)
-        : await receiveBody(body, file, hash, options.onReceive, options.idleTimeoutMs);
-      checkBody(received, options, hash, name);
-      await file.sync();
-      file.file.close();
-      file = null;
-      const created = publish(temp, final, verify);
-      if (!created && !verify) {
-        throw new StorageError("AlreadyExists", "stored meanwhile by another upload");
+      this.#folders.check(this.#folderOf(ref));
+      // A link or a folder under the name is not an object, and is never replaced.
+      if (existsSync(final) && regularFile(final)) {
+        return await confirmExisting(ref, body, options);
       }
-      if (!created) return { created, size: received }; // an identical object won the race
-      this.#uploads.delete(temp); // the temp name is gone; nothing to clean up
-      await syncDir(dir);
-      return { created, size: received };
     } catch (err) {
       throw toStorageError(err, `save ${ref.type}`);
-    } finally {
-      if (file) {
-        await file.settle();
-        file.file.close();
-      }
-      if (this.#uploads.delete(temp)) await Deno.remove(temp).catch(() => {});
     }
-  }
+    if (ref.type === "config") await this.#finishRemoval(ref.repo);
 
-  /** Creates an upload's temp file, and its folder only when that is missing. */
-  async #createTemp(temp: string, dir: string): Promise<Deno.FsFile> {
-    const options = { write: true, createNew: true, mode: this.#fileMode };
     try {
-      return await Deno.open(temp, options);
+      return await writeUpload(
+        {
+          final,
+          name,
+          verify,
+          owner: ref.type === "locks" ? options.owner ?? null : null,
+          fileMode: this.#fileMode,
+          dirMode: this.#dirMode,
+          exactModes: this.#exactModes,
+          live: this.#uploads,
+        },
+        body,
+        options,
+      );
     } catch (err) {
-      if (!(err instanceof Deno.errors.NotFound)) throw err;
-      await Deno.mkdir(dir, { recursive: true, mode: this.#dirMode });
-      return await Deno.open(temp, options);
+      throw toStorageError(err, `save ${ref.type}`);
     }
   }
 
@@ -253,10 +271,12 @@ export class FsStorage implements Storage {
   async remove(ref: ObjectRef): Promise<RemoveResult> {
     const path = this.#path(ref);
     try {
+      this.#folders.check(this.#folderOf(ref));
       const { size } = Deno.lstatSync(path);
       // No folder fsync (as rest-server): a delete lost in a crash only brings
       // an object back, and journaling file systems keep the order of unlinks.
       await Deno.remove(path);
+      if (ref.type === "locks") removeOwner(path);
       return { existed: true, size };
     } catch (err) {
       if (err instanceof Deno.errors.NotFound) return { existed: false, size: null };
@@ -273,10 +293,11 @@ export class FsStorage implements Storage {
   ): Promise<AsyncIterable<ListPage>> {
     const typeDir = join(this.#repoDir(repo), type);
     try {
+      this.#folders.check([...repo, type]);
       if (removalPending(this.#repoDir(repo))) {
         throw new StorageError("NotFound", "list: the repository is being removed");
       }
-      const info = await Deno.stat(typeDir);
+      const info = await Deno.lstat(typeDir);
       if (!info.isDirectory) throw new StorageError("NotFound", "list: not a folder");
     } catch (err) {
       throw toStorageError(err, `list ${type}`);
@@ -302,4 +323,11 @@ export class FsStorage implements Storage {
     }
     this.#uploads.clear();
   }
+}
+
+/** The regular file at `path`, which must be there. */
+function regularFileToRead(path: string): Deno.FileInfo {
+  const info = regularFile(path);
+  if (info === null) throw new StorageError("NotFound", `${path}: not found`);
+  return info;
 }

@@ -46,9 +46,10 @@ async function removeIfThere(path: string, recursive = false): Promise<void> {
 
 /** Writes the marker durably: after a crash, the removal is known to be under way. */
 async function mark(repoDir: string, fileMode: number): Promise<void> {
+  // A new file: never one a link there points to.
   const file = await Deno.open(join(repoDir, REMOVAL_MARKER), {
     write: true,
-    create: true,
+    createNew: true,
     mode: fileMode,
   });
   try {

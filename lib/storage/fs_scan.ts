@@ -17,7 +17,9 @@ import {
   type ObjectType,
   TEMP_FILE_PREFIX,
 } from "../restic.ts";
+import { OWNER_FILE_PREFIX } from "./fs_owners.ts";
 import { removalPending, removeRepository } from "./fs_remove.ts";
+import type { RepoPath } from "../repo_path.ts";
 import type { CleanupReport, FoundObject, ObjectRef } from "./types.ts";
 
 /** Entries handled between two yields to the event loop, so requests are served meanwhile. */
@@ -29,6 +31,8 @@ const COLLECT_EVERY = 4096;
 export interface WalkOptions {
   /** Called with each stored object; absent when only cleaning up. */
   onObject?: (found: FoundObject) => void;
+  /** Called with each repository (a folder holding a `data` folder or a config). */
+  onRepo?: (repo: RepoPath) => void;
   /** Temp files of uploads that are running now: never removed. */
   live: ReadonlySet<string>;
   signal?: AbortSignal;
@@ -79,6 +83,14 @@ class Walk {
     } catch { /* gone meanwhile */ }
   }
 
+  /** An owner file whose lock is gone (a crash between the two removals) goes too. */
+  #removeOrphanOwner(folder: string, name: string): void {
+    const path = `${folder}/${name}`;
+    if (this.options.live.has(path)) return;
+    if (existsSync(`${folder}/${name.slice(OWNER_FILE_PREFIX.length)}`)) return;
+    this.#removeTemp(path);
+  }
+
   #report(path: string, ref: ObjectRef): void {
     const { onObject } = this.options;
     if (!onObject) return;
@@ -93,6 +105,7 @@ class Walk {
       const { name } = entry;
       const path = `${folder}/${name}`;
       if (name.startsWith(TEMP_FILE_PREFIX)) this.#removeTemp(path);
+      else if (name.startsWith(OWNER_FILE_PREFIX)) this.#removeOrphanOwner(folder, name);
       else if (entry.isDirectory && type === "data") await this.objects(path, repo, type);
       else if (entry.isFile && isObjectName(name)) this.#report(path, { repo, type, name });
       await this.#tick();
@@ -107,7 +120,13 @@ class Walk {
       this.finishedRemovals++;
       if (!existsSync(dir)) return; // nothing nested was left in it
     }
-    for (const entry of entriesOf(dir)) {
+    const entries = entriesOf(dir);
+    if (
+      entries.some((e) => (e.name === "data" && e.isDirectory) || (e.name === "config" && e.isFile))
+    ) {
+      this.options.onRepo?.(repo);
+    }
+    for (const entry of entries) {
       const path = join(dir, entry.name);
       if (entry.name.startsWith(TEMP_FILE_PREFIX)) this.#removeTemp(path);
       else if (entry.isFile && entry.name === "config") {

@@ -6,11 +6,12 @@
  * @module
  */
 
-import type { Hash } from "node:crypto";
-import { existsSync } from "../fs_util.ts";
-import { readParts } from "./upload_body.ts";
-
-export { checkBody } from "./upload_body.ts";
+import { createHash, type Hash } from "node:crypto";
+import { dirname, existsSync, join, syncDir } from "../fs_util.ts";
+import { TEMP_FILE_PREFIX } from "../restic.ts";
+import { ownerFileOf, ownerTempName, recordOwner } from "./fs_owners.ts";
+import { type SaveOptions, type SaveResult, StorageError, type UploadBody } from "./types.ts";
+import { checkBody, readParts } from "./upload_body.ts";
 
 /** Bytes written before a background flush starts (see {@link DurableFile}). */
 const EARLY_SYNC_BYTES = 4 << 20;
@@ -133,4 +134,91 @@ export function publish(temp: string, final: string, verified: boolean): boolean
 export function randomSuffix(): string {
   const bytes = crypto.getRandomValues(new Uint8Array(8));
   return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+/** Where and how an upload is written. */
+export interface UploadPlace {
+  /** The object's path. */
+  final: string;
+  /** Its name (the hash), or `config`. */
+  name: string;
+  /** Check the body's SHA-256 against the name. */
+  verify: boolean;
+  /** Who stores a lock, recorded before the lock appears; `null` for none. */
+  owner: string | null;
+  fileMode: number;
+  dirMode: number;
+  /** Set the modes explicitly, whatever the umask. */
+  exactModes: boolean;
+  /** Temp files of uploads running now: the start-up walk leaves them, shutdown removes them. */
+  live: Set<string>;
+}
+
+/**
+ * Writes an upload as docs/protocol.md §7 says: temp file, hash, fsync,
+ * move into place without replacing anything, fsync of the folder.
+ *
+ * @param place Where, and how.
+ * @param body The body.
+ * @param options The upload's checks.
+ * @returns Whether it was stored (`false`: an identical object was there).
+ */
+export async function writeUpload(
+  place: UploadPlace,
+  body: UploadBody,
+  options: SaveOptions,
+): Promise<SaveResult> {
+  const { final, name, verify, owner, live } = place;
+  const dir = dirname(final);
+  let file: DurableFile | null = null;
+  const temp = join(dir, `${TEMP_FILE_PREFIX}${name}-${randomSuffix()}`);
+  const ownerTemp = join(dir, ownerTempName(name, randomSuffix()));
+  const ownerFile = ownerFileOf(final);
+  try {
+    file = new DurableFile(await createTemp(temp, place));
+    live.add(temp);
+    if (place.exactModes) await Deno.chmod(temp, place.fileMode);
+    const hash = verify ? createHash("sha256") : null;
+    const received = body instanceof Uint8Array
+      ? writeWhole(body, file, hash, options.onReceive)
+      : await receiveBody(body, file, hash, options.onReceive, options.idleTimeoutMs);
+    checkBody(received, options, hash, name);
+    await file.sync();
+    file.file.close();
+    file = null;
+    if (owner !== null) {
+      // Both stay out of the start-up walk's reach, and go if the lock never appears.
+      live.add(ownerTemp).add(ownerFile);
+      await recordOwner(final, owner, place.fileMode, ownerTemp);
+    }
+    const created = publish(temp, final, verify);
+    live.delete(ownerFile); // it belongs to the lock now
+    if (!created && !verify) {
+      throw new StorageError("AlreadyExists", "stored meanwhile by another upload");
+    }
+    if (!created) return { created, size: received }; // an identical object won the race
+    live.delete(temp); // the temp name is gone; nothing to clean up
+    await syncDir(dir);
+    return { created, size: received };
+  } finally {
+    if (file) {
+      await file.settle();
+      file.file.close();
+    }
+    for (const path of [temp, ownerTemp, ownerFile]) {
+      if (live.delete(path)) await Deno.remove(path).catch(() => {});
+    }
+  }
+}
+
+/** Creates an upload's temp file, and its folder only when that is missing. */
+async function createTemp(temp: string, place: UploadPlace): Promise<Deno.FsFile> {
+  const options = { write: true, createNew: true, mode: place.fileMode };
+  try {
+    return await Deno.open(temp, options);
+  } catch (err) {
+    if (!(err instanceof Deno.errors.NotFound)) throw err;
+    await Deno.mkdir(dirname(temp), { recursive: true, mode: place.dirMode });
+    return await Deno.open(temp, options);
+  }
 }

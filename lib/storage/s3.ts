@@ -18,7 +18,7 @@ import type { S3Client } from "./s3_client.ts";
 import { KeyLayout } from "./s3_keys.ts";
 import { S3Ops } from "./s3_ops.ts";
 import { RepoKeeper } from "./s3_repos.ts";
-import { S3Uploads } from "./s3_upload.ts";
+import { OWNER_METADATA, S3Uploads } from "./s3_upload.ts";
 import {
   type CallOptions,
   type CleanupReport,
@@ -26,11 +26,13 @@ import {
   type Health,
   type ListOptions,
   type ListPage,
+  type LockRef,
   type ObjectRef,
   type OpenedObject,
   type RemoveResult,
   type SaveOptions,
   type SaveResult,
+  type ScanOptions,
   type Storage,
   StorageError,
   type UploadBody,
@@ -41,6 +43,8 @@ const HEALTH_CACHE_MS = 10_000;
 
 /** Storage in a bucket. */
 export class S3Storage implements Storage {
+  /** A repository takes one empty marker object: no bytes. */
+  readonly repoFootprintBytes = 0;
   readonly #ops: S3Ops;
   readonly #keys: KeyLayout;
   readonly #repos: RepoKeeper;
@@ -98,8 +102,8 @@ export class S3Storage implements Storage {
     return this.#repos.walk(null, options.signal);
   }
 
-  scan(onObject: (found: FoundObject) => void, options: CallOptions = {}): Promise<CleanupReport> {
-    return this.#repos.walk(onObject, options.signal);
+  scan(onObject: (found: FoundObject) => void, options: ScanOptions = {}): Promise<CleanupReport> {
+    return this.#repos.walk(onObject, options.signal, options.onRepo);
   }
 
   repoExists(repo: RepoPath, options: CallOptions = {}): Promise<boolean> {
@@ -149,6 +153,13 @@ export class S3Storage implements Storage {
     if (size === null) return { existed: false, size: null };
     await this.#ops.delete(key, options.signal);
     return { existed: true, size };
+  }
+
+  /** Who stored a lock: the metadata stored with it in its PUT. */
+  async lockOwner(ref: LockRef, options: CallOptions = {}): Promise<string | null> {
+    const owner = await this.#ops.metadata(this.#keys.object(ref), OWNER_METADATA, options.signal);
+    if (owner === null) throw new StorageError("NotFound", "lock owner: no such lock");
+    return owner ?? null;
   }
 
   async list(

@@ -48,6 +48,18 @@ export class S3Ops {
     return Number(response.headers["content-length"] ?? NaN);
   }
 
+  /** An object's user metadata header (`x-amz-meta-NAME`), `undefined` when missing; `null` for no object. */
+  async metadata(
+    key: string,
+    name: string,
+    signal?: AbortSignal,
+  ): Promise<string | undefined | null> {
+    const response = await this.send({ method: "HEAD", key, signal }, "look up an object", [404]);
+    await response.body.cancel().catch(() => {});
+    if (response.status === 404) return null;
+    return response.headers[`x-amz-meta-${name}`];
+  }
+
   /** An object's bytes (`start`..`end` inclusive, or all), as the store streams them. */
   async get(
     key: string,

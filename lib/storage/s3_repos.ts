@@ -160,6 +160,7 @@ export class RepoKeeper {
   async walk(
     onObject: ((found: FoundObject) => void) | null,
     signal?: AbortSignal,
+    onRepo?: (repo: RepoPath) => void,
   ): Promise<CleanupReport> {
     const removing: RepoPath[] = [];
     const removingKeys = new Set<string>();
@@ -172,7 +173,10 @@ export class RepoKeeper {
         } else if (meaning.kind === "object" && onObject) {
           if (!removingKeys.has(this.keys.repo(meaning.ref.repo))) {
             onObject({ ref: meaning.ref, size, mtimeMs });
+            if (meaning.ref.type === "config") onRepo?.(meaning.ref.repo);
           }
+        } else if (meaning.kind === "created" && !removingKeys.has(this.keys.repo(meaning.repo))) {
+          onRepo?.(meaning.repo);
         }
       }
     }

@@ -28,6 +28,15 @@ import {
 /** Bytes per read when a spooled body is sent. */
 const SPOOL_CHUNK_BYTES = 256 << 10;
 
+/** The user metadata that names who stored a lock. */
+export const OWNER_METADATA = "restic-rest-owner";
+
+/** A lock's owner as metadata of its PUT: it can never appear without it. */
+function ownerHeaders(ref: ObjectRef, options: SaveOptions): Record<string, string> | undefined {
+  if (ref.type !== "locks" || !options.owner) return undefined;
+  return { [`x-amz-meta-${OWNER_METADATA}`]: options.owner };
+}
+
 /** The uploads of one bucket. */
 export class S3Uploads {
   /** Uploads under way, so a shutdown can abandon them (the store then never completes them). */
@@ -137,6 +146,7 @@ export class S3Uploads {
     await this.ops.put(key, bytes, {
       contentLength: bytes.length,
       payloadHash: digest,
+      headers: ownerHeaders(ref, options),
       signal: options.signal,
     });
     return { created: true, size: bytes.length };
@@ -216,6 +226,7 @@ export class S3Uploads {
     await this.ops.put(key, produce, {
       contentLength: length,
       payloadHash,
+      headers: ownerHeaders(ref, options),
       signal: options.signal,
     });
     return { created: !existed, size: length };
@@ -244,6 +255,7 @@ export class S3Uploads {
       await this.ops.put(key, sendFile(spool), {
         contentLength: received,
         payloadHash: digest,
+        headers: ownerHeaders(ref, options),
         signal: options.signal,
       });
       return { created: true, size: received };

@@ -28,6 +28,9 @@ export type ObjectRef =
   | { repo: RepoPath; type: "config" }
   | { repo: RepoPath; type: ObjectType; name: string };
 
+/** A lock object. */
+export type LockRef = { repo: RepoPath; type: "locks"; name: string };
+
 /**
  * One page of a listing, column by column (no object per entry: a listing
  * can hold a million names): valid object names, and their sizes and
@@ -61,6 +64,12 @@ export interface CallOptions {
   signal?: AbortSignal;
 }
 
+/** What a scan reports besides objects. */
+export interface ScanOptions extends CallOptions {
+  /** Called once with each repository found (created, or holding a config). */
+  onRepo?: (repo: RepoPath) => void;
+}
+
 /** What a listing reports besides names and sizes. */
 export interface ListOptions extends CallOptions {
   /** Report each object's modification time too (`mtimes`). */
@@ -80,6 +89,11 @@ export interface SaveOptions extends CallOptions {
   onReceive?: (totalBytes: number) => void;
   /** Fail with `Timeout` when no byte arrives for this long (ms); none when absent. */
   idleTimeoutMs?: number;
+  /**
+   * The user storing it. A medium records it with a new lock (see
+   * `Storage.lockOwner`), durably, before the lock is visible.
+   */
+  owner?: string | null;
 }
 
 /** An upload's body: streamed, or whole when it is small; `null` when empty. */
@@ -156,6 +170,11 @@ export interface Health {
 /** Where restic's repositories live. */
 export interface Storage {
   /**
+   * Bytes a repository takes on the medium before anything is stored in it
+   * (a disk's 261 folders); size limits count it for every repository.
+   */
+  readonly repoFootprintBytes: number;
+  /**
    * Makes the medium ready (creates the data folder; checks that a bucket
    * answers). Called once before serving.
    *
@@ -174,7 +193,7 @@ export interface Storage {
    * never needed to serve a request. A medium that walks everything for it
    * anyway cleans up as it goes, as `cleanup` would.
    */
-  scan(onObject: (found: FoundObject) => void, options?: CallOptions): Promise<CleanupReport>;
+  scan(onObject: (found: FoundObject) => void, options?: ScanOptions): Promise<CleanupReport>;
   /** Tells whether a repository exists (see the module's rule). */
   repoExists(repo: RepoPath, options?: CallOptions): Promise<boolean>;
   /** Creates a repository; idempotent. Finishes a removal cut short there first. */
@@ -201,6 +220,12 @@ export interface Storage {
   save(ref: ObjectRef, body: UploadBody, options: SaveOptions): Promise<SaveResult>;
   /** Deletes an object; succeeds when it is missing. */
   remove(ref: ObjectRef, options?: CallOptions): Promise<RemoveResult>;
+  /**
+   * Who stored a lock: the `owner` its save was given, or `null` when none
+   * was recorded (stored without a user, or by another program). Survives a
+   * restart. Throws `NotFound` when there is no such lock.
+   */
+  lockOwner(ref: LockRef, options?: CallOptions): Promise<string | null>;
   /**
    * Lists the valid object names of one type, in pages as the medium gives
    * them (a folder, a page of a bucket listing): never the whole list at
