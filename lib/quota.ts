@@ -28,12 +28,18 @@ export interface ScopedLimit {
 export type LimitsFor = (repo: RepoPath) => ScopedLimit[];
 
 /**
- * How far lock writes may go past a spent limit, in all (per scope): a full
- * repository must stay recoverable (restic#3582), and every restic command,
- * `forget --prune` among them, starts by writing a lock. Bounded, so that
- * locks cannot be used to store more.
+ * How far writes of locks and index files may go past a spent limit: a full
+ * repository must stay recoverable (restic#3582). Every restic command
+ * starts by writing a lock, and `forget --prune` writes the new index before
+ * it deletes anything. At least 1 MiB, or 1% of the limit; bounded, so that
+ * these types cannot be used to store much more.
+ *
+ * @param maxBytes The limit.
+ * @returns The bytes that may go past it.
  */
-export const LOCK_OVERDRAFT_BYTES = 1 << 20;
+export function recoveryOverdraft(maxBytes: number): number {
+  return Math.max(1 << 20, Math.floor(maxBytes / 100));
+}
 
 /** An admitted upload's hold on the budget. */
 interface Ticket {
@@ -70,18 +76,18 @@ class Budgets {
   /**
    * Admits an upload: refuses a Content-Length that does not fit, then
    * reserves bytes as they arrive, so that uploads running side by side
-   * (chunked ones too) can never take more than the limit together. A lock
-   * may go {@link LOCK_OVERDRAFT_BYTES} past it.
+   * (chunked ones too) can never take more than the limit together. Locks
+   * and index files may go past it by {@link recoveryOverdraft}.
    */
   admit(ref: ObjectRef, contentLength: number | null): Ticket {
     const limits = this.limitsFor(ref.repo);
-    const overdraft = ref.type === "locks" ? LOCK_OVERDRAFT_BYTES : 0;
+    const recovery = ref.type === "locks" || ref.type === "index";
     let held = 0;
     const grow = (total: number): void => {
       if (total <= held) return;
       for (const { scope, maxBytes } of limits) {
         const free = this.#free(scope, maxBytes);
-        if (total - held > free + overdraft) {
+        if (total - held > free + (recovery ? recoveryOverdraft(maxBytes) : 0)) {
           throw new StorageError(
             "QuotaExceeded",
             `${total} bytes do not fit in the ${held + free} left of ${maxBytes} under ${

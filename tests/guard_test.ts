@@ -223,6 +223,63 @@ Deno.test({
   },
 });
 
+/** The local port of an established loopback connection to `port`, from the kernel's table. */
+function loopbackPeerPort(port: number): number | null {
+  const hex = port.toString(16).toUpperCase().padStart(4, "0");
+  for (const line of Deno.readTextFileSync("/proc/net/tcp").split("\n").slice(1)) {
+    const [, local, remote, state] = line.trim().split(/\s+/);
+    if (state === "01" && remote === `0100007F:${hex}` && local?.startsWith("0100007F:")) {
+      return parseInt(local.split(":")[1], 16);
+    }
+  }
+  return null;
+}
+
+Deno.test({
+  name:
+    "guard: a local program on another loopback address with the guard's port is not taken for it",
+  ignore: Deno.build.os !== "linux",
+  ...E2E,
+  async fn() {
+    const seen: string[] = [];
+    await using server = await guarded(
+      (_request, info) => {
+        seen.push((info.remoteAddr as Deno.NetAddr).hostname);
+        return Promise.resolve(new Response("ok"));
+      },
+      5000,
+      5000,
+    );
+    // A client through the guard keeps its connection open: the guard holds a loopback port.
+    const client = await Deno.connect({ hostname: "127.0.0.1", port: server.port });
+    await client.write(encoder.encode("GET / HTTP/1.1\r\nHost: x\r\n\r\n"));
+    const reply = new Uint8Array(4096);
+    assert.ok((await client.read(reply))! > 0);
+    const guardPort = loopbackPeerPort(server.inner.port);
+    assert.ok(guardPort, "the guard's connection to the HTTP server is there");
+    const { default: net } = await import("node:net");
+    const spoof = net.connect({
+      host: "127.0.0.1",
+      port: server.inner.port,
+      localAddress: "127.0.0.2",
+      localPort: guardPort,
+    });
+    const answer = await new Promise<string>((resolve, reject) => {
+      let text = "";
+      spoof.on(
+        "connect",
+        () => spoof.write("GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"),
+      );
+      spoof.on("data", (chunk: Uint8Array) => text += decoder.decode(chunk));
+      spoof.on("end", () => resolve(text));
+      spoof.on("error", reject);
+    });
+    client.close();
+    assert.match(answer, /^HTTP\/1\.1 403/, answer);
+    assert.deepEqual(seen, ["127.0.0.1"], "the handler ran only for the real client");
+  },
+});
+
 /** One HTTP/2 request over a node:http2 session; resolves with status and body. */
 function http2Get(session: http2.ClientHttp2Session, path: string) {
   return new Promise<{ status: number; body: string }>((resolve, reject) => {

@@ -294,3 +294,61 @@ for (const medium of ["fs", "s3"] as const) {
     },
   );
 }
+
+Deno.test("quota: each new repository counts its folders; one that does not fit is refused, across a restart", async () => {
+  await using dir = await tempDir();
+  const footprint = new FsStorage(dir.path).repoFootprintBytes;
+  const budget = async () => {
+    const inventory = new Inventory();
+    const storage = withQuota(
+      withInventory(new FsStorage(dir.path), inventory),
+      inventory,
+      () => [{ scope: [], maxBytes: 3 * footprint + 10_000 }],
+    );
+    await storage.prepare();
+    await storage.scan(() => {});
+    return appOn(storage);
+  };
+  let app = await budget();
+  const statuses = [];
+  for (let i = 0; i < 20; i++) {
+    statuses.push((await call(app, "POST", `/r${i}/?create=true`)).status);
+  }
+  assert.deepEqual(statuses, [200, 200, 200, ...Array(17).fill(507)]);
+  assert.equal((await call(app, "POST", "/r0/?create=true")).status, 200, "an existing one, again");
+  const dirs = [...Deno.readDirSync(dir.path)].filter((e) => e.isDirectory).map((e) => e.name);
+  assert.deepEqual(dirs.sort(), ["r0", "r1", "r2"], "nothing made for the refused ones");
+  const uncreated = blob(100, 41);
+  assert.equal(
+    (await call(app, "POST", `/r9/keys/${uncreated.id}`, { body: uncreated.body })).status,
+    507,
+    "nor by storing into one nobody created",
+  );
+  app = await budget();
+  assert.equal((await call(app, "POST", "/r3/?create=true")).status, 507, "after a restart too");
+  assert.equal((await call(app, "DELETE", "/r0/")).status, 403, "(repository deletes are off)");
+});
+
+Deno.test("quota: on a spent budget, locks and index files still fit (by 1 MiB at most), deletes always", async () => {
+  await using dir = await tempDir();
+  const { app } = await quotaApp(dir.path, 10_000);
+  await call(app, "POST", "/?create=true");
+  const data = blob(10_000, 51);
+  assert.equal((await call(app, "POST", `/data/${data.id}`, { body: data.body })).status, 200);
+  const more = blob(10, 52);
+  assert.equal((await call(app, "POST", `/snapshots/${more.id}`, { body: more.body })).status, 507);
+  const lock = blob(300, 53);
+  assert.equal((await call(app, "POST", `/locks/${lock.id}`, { body: lock.body })).status, 200);
+  const index = blob(600_000, 54);
+  assert.equal((await call(app, "POST", `/index/${index.id}`, { body: index.body })).status, 200);
+  const tooMuch = blob(600_000, 55);
+  assert.equal(
+    (await call(app, "POST", `/index/${tooMuch.id}`, { body: tooMuch.body })).status,
+    507,
+    "the overdraft is bounded",
+  );
+  for (const path of [`/locks/${lock.id}`, `/data/${data.id}`, `/index/${index.id}`]) {
+    assert.equal((await call(app, "DELETE", path)).status, 200, path);
+  }
+  assert.equal((await call(app, "POST", `/snapshots/${more.id}`, { body: more.body })).status, 200);
+});

@@ -4,7 +4,9 @@
  * and a random wrong password as fast as the answers come, from a chosen
  * local address (any 127.x.y.z on loopback, so the flood has an address of
  * its own). Prints one JSON line: requests, answers by status, and 429s
- * without a Retry-After.
+ * without a Retry-After. With `--user-bytes N`, every request names a new
+ * random user of N bytes (a memory attack on tables keyed by user name);
+ * `--requests N` stops after N answers.
  *
  *   deno run -A tools/flood.ts --url http://127.0.0.1:8000/anna/keys/ --user anna \
  *     --clients 16 --seconds 15 --from 127.0.0.2
@@ -26,15 +28,38 @@ function randomPassword(): string {
   return crypto.getRandomValues(new Uint32Array(4)).join("-");
 }
 
+/**
+ * A new user name of `bytes` letters and digits, every one different: a
+ * random head on a random body made once (a fresh 40 KiB of randomness per
+ * request would keep the flood from flooding).
+ */
+const randomUser = (() => {
+  const alphabet = "abcdefghijklmnopqrstuvwxyz0123456789";
+  const random = (n: number) =>
+    Array.from(crypto.getRandomValues(new Uint8Array(n)), (b) => alphabet[b % 36]).join("");
+  let body = "";
+  return (bytes: number): string => {
+    if (body.length < bytes) body = random(bytes);
+    return random(24) + body.slice(24, bytes);
+  };
+})();
+
+/** What every connection of a flood does. */
+interface Attack {
+  url: URL;
+  /** A fixed user name, or a new random one of this many bytes per request. */
+  user: string | number;
+  from?: string;
+  deadline: number;
+  /** Stop after this many answers in all. */
+  requests: number;
+}
+
 /** One connection's loop: request, read the whole answer, again, until the deadline. */
-async function attack(
-  url: URL,
-  user: string,
-  from: string | undefined,
-  deadline: number,
-  report: FloodReport,
-): Promise<void> {
-  while (Date.now() < deadline) {
+async function attack(plan: Attack, report: FloodReport): Promise<void> {
+  const { url, from, deadline } = plan;
+  const goOn = () => Date.now() < deadline && report.requests < plan.requests;
+  while (goOn()) {
     const socket = net.connect({
       host: url.hostname,
       port: Number(url.port),
@@ -54,7 +79,8 @@ async function attack(
     socket.on("close", onEnd);
     socket.on("error", onEnd);
     const more = () => new Promise<void>((resolve) => wake = resolve);
-    while (!closed && Date.now() < deadline) {
+    while (!closed && goOn()) {
+      const user = typeof plan.user === "string" ? plan.user : randomUser(plan.user);
       const credentials = btoa(`${user}:${randomPassword()}`);
       socket.write(
         `GET ${url.pathname} HTTP/1.1\r\nHost: ${url.host}\r\nAuthorization: Basic ${credentials}\r\n\r\n`,
@@ -87,16 +113,18 @@ export async function flood(options: {
   clients: number;
   seconds: number;
   from?: string;
+  userBytes?: number;
+  requests?: number;
 }): Promise<FloodReport> {
   const report: FloodReport = { requests: 0, statuses: {}, missingRetryAfter: 0 };
-  const deadline = Date.now() + options.seconds * 1000;
-  const url = new URL(options.url);
-  await Promise.all(
-    Array.from(
-      { length: options.clients },
-      () => attack(url, options.user, options.from, deadline, report),
-    ),
-  );
+  const plan: Attack = {
+    url: new URL(options.url),
+    user: options.userBytes ?? options.user,
+    from: options.from,
+    deadline: Date.now() + options.seconds * 1000,
+    requests: options.requests ?? Infinity,
+  };
+  await Promise.all(Array.from({ length: options.clients }, () => attack(plan, report)));
   return report;
 }
 
@@ -109,6 +137,8 @@ if (import.meta.main) {
       clients: { type: "string", default: "16" },
       seconds: { type: "string", default: "15" },
       from: { type: "string" },
+      "user-bytes": { type: "string" },
+      requests: { type: "string" },
     },
   });
   if (!values.url) throw new Error("give --url");
@@ -118,6 +148,8 @@ if (import.meta.main) {
     clients: Number(values.clients),
     seconds: Number(values.seconds),
     from: values.from,
+    userBytes: values["user-bytes"] ? Number(values["user-bytes"]) : undefined,
+    requests: values.requests ? Number(values.requests) : undefined,
   });
   Deno.stdout.writeSync(new TextEncoder().encode(JSON.stringify(report) + "\n"));
 }
