@@ -1,13 +1,14 @@
 /**
- * restic-rest: a server for restic's REST backend protocol.
+ * restic-rest: a server for restic's REST backend protocol. The entry point
+ * parses the command line and runs the command; the server (and with it the
+ * storage) is loaded only to serve, so `--help` and `user` load none of it.
  *
  * @module
  */
 
-import { parseCommand } from "./lib/cli.ts";
-import { ConfigError } from "./lib/config.ts";
-import { createLogger, openAccessLog, printOut } from "./lib/log.ts";
-import { startServer } from "./lib/server.ts";
+import { parseCommand } from "./lib/cli/command.ts";
+import { ConfigError } from "./lib/base/errors.ts";
+import { createLogger, printOut } from "./lib/base/log.ts";
 
 /**
  * Runs the program with the given arguments.
@@ -24,27 +25,12 @@ export async function main(args: string[]): Promise<number> {
       return 0;
     }
     if (command.kind === "user") {
-      // Loaded only for this command: the server need not carry the hash libraries.
-      const { runUserCommand, terminalIo } = await import("./lib/user_command.ts");
+      const { runUserCommand, terminalIo } = await import("./lib/cli/user_command.ts");
       await runUserCommand(command.command, terminalIo(printOut));
       return 0;
     }
-    const { debug, accessLog } = command.config;
-    const serverLog = createLogger({
-      debug,
-      writeAccess: accessLog === null ? undefined : openAccessLog(accessLog),
-    });
-    const server = await startServer(command.config, serverLog);
-    const stop = (): void => {
-      server.shutdown().then(() => Deno.exit(0));
-    };
-    Deno.addSignalListener("SIGINT", stop);
-    if (Deno.build.os !== "windows") {
-      Deno.addSignalListener("SIGTERM", stop);
-      Deno.addSignalListener("SIGHUP", () => void server.reload());
-    }
-    await server.finished;
-    return 0;
+    const { serve } = await import("./lib/server/server.ts");
+    return await serve(command.config);
   } catch (err) {
     if (err instanceof ConfigError) {
       log.info(`restic-rest: ${err.message}`);

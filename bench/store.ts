@@ -8,7 +8,7 @@
 
 import { PERMISSIONS, RUNTIME_FLAGS } from "../tools/compile.ts";
 import { startSwift, type SwiftStore } from "../tools/swift.ts";
-import { S3Client } from "../lib/storage/s3_client.ts";
+import { S3Client } from "../lib/storage/s3/client.ts";
 import { type Sample, samplesOf } from "./report.ts";
 import { type Result, type Scale, storeScenarios } from "./scenarios.ts";
 import { type BenchServer, collectLines, settled } from "./servers.ts";

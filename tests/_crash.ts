@@ -8,7 +8,7 @@
 
 import { createHash } from "node:crypto";
 import { join } from "node:path";
-import { isObjectName, TEMP_FILE_PREFIX } from "../lib/restic.ts";
+import { isObjectName, TEMP_FILE_PREFIX } from "../lib/base/restic.ts";
 import {
   eventually,
   listFiles,

@@ -6,9 +6,9 @@
  */
 
 import { createHash } from "node:crypto";
-import { type AppHandler, type AppOptions, createApp } from "../lib/app.ts";
-import { createLogger, type Logger } from "../lib/log.ts";
-import { FsStorage } from "../lib/storage/fs.ts";
+import { type AppHandler, type AppOptions, createApp } from "../lib/http/app.ts";
+import { createLogger, type Logger } from "../lib/base/log.ts";
+import { FsStorage } from "../lib/storage/fs/storage.ts";
 import { MemoryStorage } from "./_memory_storage.ts";
 import { sharedStore, storedKeys, storeEnv, storeStorage, SWIFT_HERE } from "./_object_store.ts";
 import type { SwiftStore } from "../tools/swift.ts";

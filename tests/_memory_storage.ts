@@ -8,8 +8,8 @@
  */
 
 import { createHash } from "node:crypto";
-import type { RepoPath } from "../lib/repo_path.ts";
-import { isObjectName, isObjectType, OBJECT_TYPES, type ObjectType } from "../lib/restic.ts";
+import type { RepoPath } from "../lib/base/repo_path.ts";
+import { isObjectName, isObjectType, OBJECT_TYPES, type ObjectType } from "../lib/base/restic.ts";
 import {
   type CleanupReport,
   type FoundObject,
@@ -87,10 +87,6 @@ export class MemoryStorage implements Storage {
 
   prepare(): Promise<string[]> {
     return Promise.resolve([]);
-  }
-
-  cleanup(): Promise<CleanupReport> {
-    return Promise.resolve({ removedTempFiles: 0 });
   }
 
   scan(onObject: (found: FoundObject) => void, options: ScanOptions = {}): Promise<CleanupReport> {

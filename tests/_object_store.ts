@@ -8,9 +8,9 @@
  */
 
 import { join } from "node:path";
-import { S3Storage } from "../lib/storage/s3.ts";
-import { S3Client } from "../lib/storage/s3_client.ts";
-import type { S3Location } from "../lib/storage/s3_location.ts";
+import { S3Storage } from "../lib/storage/s3/storage.ts";
+import { S3Client } from "../lib/storage/s3/client.ts";
+import type { S3Location } from "../lib/storage/choice.ts";
 import { startSwift, type SwiftStore } from "../tools/swift.ts";
 
 async function succeeds(command: string, args: string[]): Promise<boolean> {
@@ -102,7 +102,7 @@ export async function storeStorage(store: SwiftStore, prefix = "pre/"): Promise<
 
 /** Every key of the bucket under `prefix`, relative, sorted; restic-rest's markers left out. */
 export async function storedKeys(client: S3Client, prefix = "pre/"): Promise<string[]> {
-  const { S3Ops } = await import("../lib/storage/s3_ops.ts");
+  const { S3Ops } = await import("../lib/storage/s3/ops.ts");
   const keys: string[] = [];
   for await (const page of new S3Ops(client).list(prefix)) {
     for (const { key } of page.keys) {

@@ -4,10 +4,10 @@
  * change, inside or next to the data directory.
  */
 import assert from "node:assert/strict";
-import type { createApp } from "../lib/app.ts";
-import { HtpasswdAuth } from "../lib/htpasswd_auth.ts";
-import { parsePolicy } from "../lib/policy.ts";
-import { FsStorage } from "../lib/storage/fs.ts";
+import type { createApp } from "../lib/http/app.ts";
+import { HtpasswdAuth } from "../lib/auth/htpasswd_auth.ts";
+import { parsePolicy } from "../lib/access/policy.ts";
+import { FsStorage } from "../lib/storage/fs/storage.ts";
 import { appOn, listFiles, memoryLogger, sha256, tempDir } from "./_helpers.ts";
 
 const SECRET = "{SHA}5en6G6MezRroT3XKqkdPOmY/BfQ="; // "secret"

@@ -1,8 +1,9 @@
 import assert from "node:assert/strict";
-import { parseBasicAuth, ProxyHeaderAuth } from "../lib/auth.ts";
-import { HtpasswdAuth } from "../lib/htpasswd_auth.ts";
-import { ConfigError } from "../lib/config.ts";
-import { verifyPassword } from "../lib/htpasswd.ts";
+import { parseBasicAuth } from "../lib/auth/basic.ts";
+import { ProxyHeaderAuth } from "../lib/auth/proxy_auth.ts";
+import { HtpasswdAuth } from "../lib/auth/htpasswd_auth.ts";
+import { ConfigError } from "../lib/base/errors.ts";
+import { verifyPassword } from "../lib/auth/htpasswd.ts";
 import { memoryLogger, tempDir } from "./_helpers.ts";
 
 // {SHA} of "secret" and of "other": fast to verify, so tests stay quick.
@@ -59,13 +60,26 @@ Deno.test("HtpasswdAuth.authenticate() accepts good credentials, refuses the res
   const file = `${dir.path}/.htpasswd`;
   await Deno.writeTextFile(file, `alice:${SECRET}\nbob:${OTHER}\n`);
   using auth = await HtpasswdAuth.load({ file, log: memoryLogger() });
-  assert.deepEqual(await auth.authenticate(basic("alice", "secret")), { ok: true, user: "alice" });
-  assert.deepEqual(await auth.authenticate(basic("bob", "other")), { ok: true, user: "bob" });
+  assert.deepEqual(await auth.authenticate(basic("alice", "secret")), {
+    kind: "ok",
+    user: "alice",
+  });
+  assert.deepEqual(await auth.authenticate(basic("bob", "other")), { kind: "ok", user: "bob" });
   const wrong = await auth.authenticate(basic("alice", "other"));
-  assert.deepEqual(wrong, { ok: false, reason: "wrong password", user: "alice", checked: true });
+  assert.deepEqual(wrong, {
+    kind: "refused",
+    reason: "wrong password",
+    user: "alice",
+    checked: true,
+  });
   const unknown = await auth.authenticate(basic("mallory", "secret"));
-  assert.deepEqual(unknown, { ok: false, reason: "unknown user", user: "mallory", checked: true });
-  assert.equal((await auth.authenticate(new Request("http://x/"))).ok, false);
+  assert.deepEqual(unknown, {
+    kind: "refused",
+    reason: "unknown user",
+    user: "mallory",
+    checked: true,
+  });
+  assert.notEqual((await auth.authenticate(new Request("http://x/"))).kind, "ok");
 });
 
 Deno.test("HtpasswdAuth caches verified credentials for a sliding minute", async () => {
@@ -83,14 +97,14 @@ Deno.test("HtpasswdAuth caches verified credentials for a sliding minute", async
   assert.equal(verifications, 1, "concurrent requests share one verification");
   for (let i = 0; i < 4; i++) {
     await new Promise((r) => setTimeout(r, 400)); // each use slides the expiry
-    assert.equal((await auth.authenticate(basic("alice", "secret"))).ok, true);
+    assert.equal((await auth.authenticate(basic("alice", "secret"))).kind, "ok");
   }
   assert.equal(verifications, 1, "1.6 s of use within a 1 s sliding window");
   await new Promise((r) => setTimeout(r, 1_300));
   await auth.authenticate(basic("alice", "secret"));
   assert.equal(verifications, 2, "verified again after the entry expired");
-  assert.equal((await auth.authenticate(basic("alice", "wrong"))).ok, false);
-  assert.equal((await auth.authenticate(basic("alice", "wrong"))).ok, false);
+  assert.notEqual((await auth.authenticate(basic("alice", "wrong"))).kind, "ok");
+  assert.notEqual((await auth.authenticate(basic("alice", "wrong"))).kind, "ok");
   assert.equal(verifications, 4, "failures are never cached");
 });
 
@@ -100,11 +114,11 @@ Deno.test("HtpasswdAuth reloads a changed file and forgets cached credentials", 
   await Deno.writeTextFile(file, `alice:${SECRET}\n`);
   const log = memoryLogger();
   using auth = await HtpasswdAuth.load({ file, log, reloadIntervalMs: 0 });
-  assert.equal((await auth.authenticate(basic("alice", "secret"))).ok, true);
-  assert.equal((await auth.authenticate(basic("bob", "other"))).ok, false);
+  assert.equal((await auth.authenticate(basic("alice", "secret"))).kind, "ok");
+  assert.notEqual((await auth.authenticate(basic("bob", "other"))).kind, "ok");
   await Deno.writeTextFile(file, `bob:${OTHER}\n`);
-  assert.equal((await auth.authenticate(basic("bob", "other"))).ok, true, "new user");
-  assert.equal((await auth.authenticate(basic("alice", "secret"))).ok, false, "removed user");
+  assert.equal((await auth.authenticate(basic("bob", "other"))).kind, "ok", "new user");
+  assert.notEqual((await auth.authenticate(basic("alice", "secret"))).kind, "ok", "removed user");
   assert.ok(log.lines.some((l) => /reloaded .* \(file changed\): 1 user/.test(l)));
 });
 
@@ -114,9 +128,9 @@ Deno.test("HtpasswdAuth checks the file at most once per interval", async () => 
   await Deno.writeTextFile(file, `alice:${SECRET}\n`);
   using auth = await HtpasswdAuth.load({ file, log: memoryLogger(), reloadIntervalMs: 60_000 });
   await Deno.writeTextFile(file, `bob:${OTHER}\n`);
-  assert.equal((await auth.authenticate(basic("bob", "other"))).ok, false, "not yet checked");
+  assert.notEqual((await auth.authenticate(basic("bob", "other"))).kind, "ok", "not yet checked");
   await auth.reload("SIGHUP");
-  assert.equal((await auth.authenticate(basic("bob", "other"))).ok, true, "after SIGHUP");
+  assert.equal((await auth.authenticate(basic("bob", "other"))).kind, "ok", "after SIGHUP");
 });
 
 Deno.test("HtpasswdAuth keeps the old users when the file breaks or vanishes", async () => {
@@ -126,11 +140,11 @@ Deno.test("HtpasswdAuth keeps the old users when the file breaks or vanishes", a
   const log = memoryLogger();
   using auth = await HtpasswdAuth.load({ file, log, reloadIntervalMs: 0 });
   await Deno.writeTextFile(file, "alice secret\n<<<garbage>>>\n");
-  assert.equal((await auth.authenticate(basic("alice", "secret"))).ok, true);
+  assert.equal((await auth.authenticate(basic("alice", "secret"))).kind, "ok");
   assert.ok(log.lines.some((l) => /no usable entry; keeping 1 user/.test(l)), log.lines.join("\n"));
   assert.ok(log.lines.some((l) => /line 1: no "user:hash" pair/.test(l)));
   await Deno.remove(file);
-  assert.equal((await auth.authenticate(basic("alice", "secret"))).ok, true);
+  assert.equal((await auth.authenticate(basic("alice", "secret"))).kind, "ok");
   assert.ok(log.lines.some((l) => /Cannot reload .*keeping 1 user/.test(l)));
   assert.ok(log.lines.every((l) => !l.includes("5en6G6")), "never a hash in the log");
 });
@@ -140,14 +154,16 @@ Deno.test("ProxyHeaderAuth takes the user from the header of a trusted proxy, re
   const request = (value?: string): Request =>
     new Request("http://x/", { headers: value === undefined ? {} : { "x-forwarded-user": value } });
   const proxy = { client: "10.0.0.1", fromTrustedProxy: true };
-  assert.deepEqual(await auth.authenticate(request("alice"), proxy), { ok: true, user: "alice" });
-  assert.equal((await auth.authenticate(request(), proxy)).ok, false);
-  assert.equal((await auth.authenticate(request(""), proxy)).ok, false);
-  assert.equal((await auth.authenticate(request("../bob"), proxy)).ok, false);
-  assert.equal((await auth.authenticate(request("a b"), proxy)).ok, false);
+  assert.deepEqual(await auth.authenticate(request("alice"), proxy), { kind: "ok", user: "alice" });
+  assert.notEqual((await auth.authenticate(request(), proxy)).kind, "ok");
+  assert.notEqual((await auth.authenticate(request(""), proxy)).kind, "ok");
+  assert.notEqual((await auth.authenticate(request("../bob"), proxy)).kind, "ok");
+  assert.notEqual((await auth.authenticate(request("a b"), proxy)).kind, "ok");
   const anybody = { client: "10.0.0.9", fromTrustedProxy: false };
   assert.deepEqual(await auth.authenticate(request("alice"), anybody), {
-    ok: false,
+    kind: "refused",
     reason: "X-Forwarded-User counts only from a --trusted-proxy address",
+    user: null,
+    checked: false,
   });
 });

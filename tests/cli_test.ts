@@ -1,6 +1,8 @@
 import assert from "node:assert/strict";
-import { parseCommand, VERSION } from "../lib/cli.ts";
-import { ConfigError, formatAddress, parseListen } from "../lib/config.ts";
+import { parseCommand } from "../lib/cli/command.ts";
+import { VERSION } from "../lib/base/version.ts";
+import { ConfigError } from "../lib/base/errors.ts";
+import { formatAddress, parseListen } from "../lib/cli/listen.ts";
 import denoJson from "../deno.json" with { type: "json" };
 
 function serve(args: string[], env: Record<string, string> = {}) {

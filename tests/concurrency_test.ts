@@ -1,6 +1,6 @@
 /** Many clients at once: one object by 32, listings during 32 uploads, DELETE racing GET. */
 import assert from "node:assert/strict";
-import { isObjectName } from "../lib/restic.ts";
+import { isObjectName } from "../lib/base/restic.ts";
 import { listFiles, pseudoRandomBytes, serveTestApp, sha256, tempFiles } from "./_helpers.ts";
 
 Deno.test("the same object uploaded by 32 clients at once: all 200, one correct file", async () => {

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { call, MEDIA, mediumTest, sha256, testApp } from "./_helpers.ts";
-import { LIST_V1_MEDIA_TYPE, LIST_V2_MEDIA_TYPE, TEMP_FILE_PREFIX } from "../lib/restic.ts";
+import { LIST_V1_MEDIA_TYPE, LIST_V2_MEDIA_TYPE, TEMP_FILE_PREFIX } from "../lib/base/restic.ts";
 
 const BLOB = new TextEncoder().encode("restic blob content\n");
 const BLOB_ID = sha256(BLOB);

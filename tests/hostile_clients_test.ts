@@ -5,19 +5,19 @@
  * user names by timing, forged log lines, and the small ones.
  */
 import assert from "node:assert/strict";
-import type { AppHandler } from "../lib/app.ts";
-import { MAX_PASSWORD_BYTES, MAX_USER_BYTES, parseBasicAuth } from "../lib/auth.ts";
-import { HtpasswdAuth } from "../lib/htpasswd_auth.ts";
-import { TrustedProxies } from "../lib/client_address.ts";
-import { hashPassword, verifyPassword } from "../lib/htpasswd.ts";
-import { Inventory, withInventory } from "../lib/inventory.ts";
-import { createLogger } from "../lib/log.ts";
-import { LoginThrottle, MAX_ADDRESSES } from "../lib/login_throttle.ts";
-import { Metrics, OVERFLOW_LABEL } from "../lib/metrics.ts";
-import { parsePolicy } from "../lib/policy.ts";
-import { parseS3Url } from "../lib/storage/s3_location.ts";
-import { ConfigError } from "../lib/errors.ts";
-import { parseCommand } from "../lib/cli.ts";
+import type { AppHandler } from "../lib/http/app.ts";
+import { MAX_PASSWORD_BYTES, MAX_USER_BYTES, parseBasicAuth } from "../lib/auth/basic.ts";
+import { HtpasswdAuth } from "../lib/auth/htpasswd_auth.ts";
+import { TrustedProxies } from "../lib/auth/client_address.ts";
+import { hashPassword, verifyPassword } from "../lib/auth/htpasswd.ts";
+import { Inventory, withInventory } from "../lib/storage/inventory.ts";
+import { createLogger } from "../lib/base/log.ts";
+import { LoginThrottle, MAX_ADDRESSES } from "../lib/auth/throttle.ts";
+import { Metrics, OVERFLOW_LABEL } from "../lib/status/metrics.ts";
+import { parsePolicy } from "../lib/access/policy.ts";
+import { parseS3Url } from "../lib/cli/location.ts";
+import { ConfigError } from "../lib/base/errors.ts";
+import { parseCommand } from "../lib/cli/command.ts";
 import { appOn, memoryLogger, tempDir } from "./_helpers.ts";
 import { MemoryStorage } from "./_memory_storage.ts";
 
@@ -103,15 +103,15 @@ Deno.test("HtpasswdAuth: over-long or impossible credentials get 401 unchecked a
   for (const [user, password] of cases) {
     for (let i = 0; i < 20; i++) {
       const result = await setup.auth.authenticate(basic(user, password), peer("203.0.113.7"));
-      assert.equal(result.ok, false, `${user.slice(0, 20)}: refused`);
+      assert.notEqual(result.kind, "ok", `${user.slice(0, 20)}: refused`);
     }
   }
   assert.deepEqual(setup.checked, [], "no password was hashed");
   assert.equal(setup.throttle.size, 0, "nothing remembered");
   assert.equal(setup.throttle.failedLogins, 0);
   assert.equal(
-    (await setup.auth.authenticate(basic("anna", "secret"), peer("203.0.113.7"))).ok,
-    true,
+    (await setup.auth.authenticate(basic("anna", "secret"), peer("203.0.113.7"))).kind,
+    "ok",
     "the address was not throttled by any of it",
   );
 });
@@ -131,18 +131,23 @@ Deno.test("login throttle: 60,000 junk names from a throttled address cannot buy
   await using setup = await authOn(`anna:${hashPassword("anna-pw")}\n`);
   const attacker = peer("203.0.113.66");
   for (let i = 0; i < 5; i++) {
-    assert.equal((await setup.auth.authenticate(basic("anna", `guess-${i}`), attacker)).ok, false);
+    assert.notEqual(
+      (await setup.auth.authenticate(basic("anna", `guess-${i}`), attacker)).kind,
+      "ok",
+    );
   }
   for (let i = 0; i < 60_000; i++) {
     const junk = await setup.auth.authenticate(basic(`junk${i}`, "x"), attacker);
-    if (!("retryAfterSeconds" in junk)) {
+    if (junk.kind !== "throttled") {
       assert.fail(`junk ${i} was not throttled: ${JSON.stringify(junk)}`);
     }
   }
   assert.ok(setup.throttle.size <= 3, `${setup.throttle.size} keys remembered`);
   const next = await setup.auth.authenticate(basic("anna", "anna-pw"), attacker);
-  assert.equal(next.ok, false);
-  assert.ok("retryAfterSeconds" in next && next.retryAfterSeconds! > 0, "429, even the right one");
+  assert.ok(
+    next.kind === "throttled" && next.retryAfterSeconds > 0,
+    "429, even the right one",
+  );
   assert.equal(setup.checked.length, 5, "5 guesses were checked, no more");
 });
 
@@ -173,30 +178,27 @@ Deno.test("login throttle: junk from many addresses fills only the address table
 Deno.test("login throttle: guessing a user from 10 addresses does not lock them out of their usual address", async () => {
   await using setup = await authOn(`anna:${SHA_SECRET}\n`, { perUser: 50, cacheTtlMs: 1 });
   const home = peer("192.0.2.10");
-  assert.equal((await setup.auth.authenticate(basic("anna", "secret"), home)).ok, true);
+  assert.equal((await setup.auth.authenticate(basic("anna", "secret"), home)).kind, "ok");
   for (let address = 0; address < 10; address++) {
     for (let i = 0; i < 5; i++) {
       const result = await setup.auth.authenticate(
         basic("anna", `guess-${i}`),
         peer(`203.0.113.${address}`),
       );
-      assert.equal(result.ok, false);
+      assert.notEqual(result.kind, "ok");
     }
   }
   await new Promise((resolve) => setTimeout(resolve, 5)); // the cached login expired
   assert.equal(
-    (await setup.auth.authenticate(basic("anna", "secret"), home)).ok,
-    true,
+    (await setup.auth.authenticate(basic("anna", "secret"), home)).kind,
+    "ok",
     "her usual address gets in",
   );
   await new Promise((resolve) => setTimeout(resolve, 5));
   const elsewhere = await setup.auth.authenticate(basic("anna", "secret"), peer("198.51.100.1"));
-  assert.ok(
-    !elsewhere.ok && "retryAfterSeconds" in elsewhere,
-    "a new address is still capped: 429 without a check",
-  );
+  assert.equal(elsewhere.kind, "throttled", "a new address is still capped: 429 without a check");
   const guesses = await setup.auth.authenticate(basic("anna", "guess-x"), home);
-  assert.equal(guesses.ok, false, "the usual address still has its own per-address limit");
+  assert.notEqual(guesses.kind, "ok", "the usual address still has its own per-address limit");
 });
 
 Deno.test("HtpasswdAuth: an unknown user is checked against the costliest hash, not the first", async () => {
@@ -220,7 +222,7 @@ Deno.test("HtpasswdAuth: with {SHA} first and bcrypt next, unknown and cheap use
     const times: number[] = [];
     for (let i = 0; i < 7; i++) {
       const started = performance.now();
-      assert.equal((await auth.authenticate(basic(user, `wrong-${i}`))).ok, false);
+      assert.notEqual((await auth.authenticate(basic(user, `wrong-${i}`))).kind, "ok");
       times.push(performance.now() - started);
     }
     return times.sort((a, b) => a - b)[3];
@@ -244,7 +246,7 @@ Deno.test("HtpasswdAuth: a file rewritten in place (truncated, then written) kee
   await Deno.writeTextFile(setup.file, "");
   await setup.auth.reload("test");
   assert.equal(setup.auth.userCount, 1, "an empty file is a file being written");
-  assert.equal((await setup.auth.authenticate(basic("anna", "secret"))).ok, true);
+  assert.equal((await setup.auth.authenticate(basic("anna", "secret"))).kind, "ok");
   await Deno.writeTextFile(setup.file, `anna:${SHA_SECRET}\nben:${SHA_SECRET}\n`);
   await setup.auth.reload("test");
   assert.equal(setup.auth.userCount, 2, "whole again");
@@ -252,19 +254,19 @@ Deno.test("HtpasswdAuth: a file rewritten in place (truncated, then written) kee
 
 Deno.test("HtpasswdAuth: a user removed by a reload is refused at once, cached or not", async () => {
   await using setup = await authOn(`anna:${SHA_SECRET}\nben:${SHA_SECRET}\n`);
-  assert.equal((await setup.auth.authenticate(basic("anna", "secret"))).ok, true);
+  assert.equal((await setup.auth.authenticate(basic("anna", "secret"))).kind, "ok");
   await Deno.writeTextFile(setup.file, `ben:${SHA_SECRET}\n`);
   const reloading = setup.auth.reload("SIGHUP"); // a request comes in while it reads the file
-  assert.equal((await setup.auth.authenticate(basic("anna", "secret"))).ok, false);
+  assert.notEqual((await setup.auth.authenticate(basic("anna", "secret"))).kind, "ok");
   await reloading;
-  assert.equal((await setup.auth.authenticate(basic("ben", "secret"))).ok, true);
+  assert.equal((await setup.auth.authenticate(basic("ben", "secret"))).kind, "ok");
 });
 
 /** The app behind a proxy that names users in X-Forwarded-User. */
 function proxied(options: { trusted: string[]; privateRepos?: boolean }) {
   const storage = new MemoryStorage();
   const inventory = new Inventory();
-  return import("../lib/auth.ts").then(({ ProxyHeaderAuth }) => ({
+  return import("../lib/auth/proxy_auth.ts").then(({ ProxyHeaderAuth }) => ({
     storage,
     app: appOn(withInventory(storage, inventory), {
       auth: new ProxyHeaderAuth("X-Forwarded-User"),

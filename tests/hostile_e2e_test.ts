@@ -14,7 +14,7 @@ import {
   startServerProcess,
   tempDir,
 } from "./_helpers.ts";
-import { FsStorage } from "../lib/storage/fs.ts";
+import { FsStorage } from "../lib/storage/fs/storage.ts";
 
 async function status(url: string, init: RequestInit = {}): Promise<number> {
   const response = await fetch(url, init);

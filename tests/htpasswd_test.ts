@@ -5,7 +5,7 @@ import {
   parseHtpasswd,
   updateHtpasswd,
   verifyPassword,
-} from "../lib/htpasswd.ts";
+} from "../lib/auth/htpasswd.ts";
 
 /** Runs Apache's htpasswd (Debian apache2-utils) to make a vector. */
 async function apacheHash(flags: string[], password: string): Promise<string> {

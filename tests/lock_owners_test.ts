@@ -4,10 +4,10 @@
  * lock and survives a restart, on every medium.
  */
 import assert from "node:assert/strict";
-import { HtpasswdAuth } from "../lib/htpasswd_auth.ts";
-import { parsePolicy } from "../lib/policy.ts";
-import { FsStorage } from "../lib/storage/fs.ts";
-import { S3Storage } from "../lib/storage/s3.ts";
+import { HtpasswdAuth } from "../lib/auth/htpasswd_auth.ts";
+import { parsePolicy } from "../lib/access/policy.ts";
+import { FsStorage } from "../lib/storage/fs/storage.ts";
+import { S3Storage } from "../lib/storage/s3/storage.ts";
 import type { Storage } from "../lib/storage/types.ts";
 import {
   appOn,

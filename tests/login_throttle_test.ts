@@ -1,11 +1,11 @@
 /** Client addresses behind proxies, the login throttle, the password-checking Workers. */
 
 import assert from "node:assert/strict";
-import { clientAddress, throttleKey, TrustedProxies } from "../lib/client_address.ts";
-import { hashPassword } from "../lib/htpasswd.ts";
-import { type LoginAttempt, LoginThrottle, type Refusal } from "../lib/login_throttle.ts";
-import { VerifierBusy, VerifierPool } from "../lib/verify_pool.ts";
-import { ConfigError } from "../lib/errors.ts";
+import { clientAddress, throttleKey, TrustedProxies } from "../lib/auth/client_address.ts";
+import { hashPassword } from "../lib/auth/htpasswd.ts";
+import { type LoginAttempt, LoginThrottle, type Refusal } from "../lib/auth/throttle.ts";
+import { VerifierBusy, VerifierPool } from "../lib/auth/verify_pool.ts";
+import { ConfigError } from "../lib/base/errors.ts";
 import { memoryLogger } from "./_helpers.ts";
 
 Deno.test("X-Forwarded-For counts only from a named proxy, nearest untrusted hop first", () => {

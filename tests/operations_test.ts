@@ -1,7 +1,7 @@
 /** Metrics, access log, health, permissions and rest-server's command line, on a real process. */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { formatCombinedLog } from "../lib/log.ts";
+import { formatCombinedLog } from "../lib/base/log.ts";
 import {
   E2E,
   listFiles,
@@ -322,8 +322,8 @@ Deno.test({
 });
 
 Deno.test("rest-server flags Deno cannot honour are refused with one clear line", async () => {
-  const { parseCommand } = await import("../lib/cli.ts");
-  const { ConfigError } = await import("../lib/config.ts");
+  const { parseCommand } = await import("../lib/cli/command.ts");
+  const { ConfigError } = await import("../lib/base/errors.ts");
   const cases: [string[], Record<string, string>, RegExp][] = [
     [["--cpu-profile", "x.prof"], {}, /--cpu-prof/],
     [["--tls-min-ver", "1.3"], {}, /only "1\.2"/],

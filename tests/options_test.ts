@@ -1,8 +1,8 @@
 /** The option table is the one source: help, defaults and the README agree with it. */
 import assert from "node:assert/strict";
-import { parseCommand } from "../lib/cli.ts";
-import { join } from "../lib/fs_util.ts";
-import { optionEntries, shownDefault } from "../lib/options.ts";
+import { parseCommand } from "../lib/cli/command.ts";
+import { join } from "../lib/base/fs_util.ts";
+import { optionEntries, shownDefault } from "../lib/cli/options.ts";
 import { PROJECT_ROOT } from "./_helpers.ts";
 
 function helpText(): string {

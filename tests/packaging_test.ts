@@ -1,6 +1,6 @@
 /** The release pieces that cannot run here still have to be right. */
 import assert from "node:assert/strict";
-import { parseCommand } from "../lib/cli.ts";
+import { parseCommand } from "../lib/cli/command.ts";
 import { compileArgs, PERMISSIONS, RUNTIME_FLAGS, WORKER_MODULES } from "../tools/compile.ts";
 import denoJson from "../deno.json" with { type: "json" };
 import { dirname } from "node:path";

@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
-import { decideAccess } from "../lib/access.ts";
-import { ConfigError, parseSize } from "../lib/config.ts";
-import { checkPolicyAgainstFlags, parsePolicy } from "../lib/policy.ts";
+import { decideAccess } from "../lib/access/access.ts";
+import { ConfigError } from "../lib/base/errors.ts";
+import { parseSize } from "../lib/base/units.ts";
+import { checkPolicyAgainstFlags, parsePolicy } from "../lib/access/policy.ts";
 
 const POLICY = parsePolicy(
   JSON.stringify({

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
-import { Inventory, withInventory } from "../lib/inventory.ts";
-import { FsStorage } from "../lib/storage/fs.ts";
-import { withQuota } from "../lib/quota.ts";
+import { Inventory, withInventory } from "../lib/storage/inventory.ts";
+import { FsStorage } from "../lib/storage/fs/storage.ts";
+import { withQuota } from "../lib/storage/quota.ts";
 import { StorageError } from "../lib/storage/types.ts";
 import {
   call,

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { parseRange, type RangeDecision } from "../lib/range.ts";
+import { parseRange, type RangeDecision } from "../lib/http/range.ts";
 
 const full: RangeDecision = { kind: "full" };
 const bad: RangeDecision = { kind: "unsatisfiable" };

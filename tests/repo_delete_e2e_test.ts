@@ -5,8 +5,8 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { existsSync } from "../lib/fs_util.ts";
-import { REMOVAL_MARKER } from "../lib/restic.ts";
+import { existsSync } from "../lib/base/fs_util.ts";
+import { REMOVAL_MARKER } from "../lib/base/restic.ts";
 import {
   addUser,
   E2E,

@@ -4,12 +4,13 @@
  * a removal that takes the repository's own objects and no others.
  */
 import assert from "node:assert/strict";
+import { type Authenticator, refused } from "../lib/auth/types.ts";
 import { appOn, call, MEDIA, mediumTest, sha256, tempDir, testApp } from "./_helpers.ts";
 import { MemoryStorage } from "./_memory_storage.ts";
-import { Inventory, withInventory } from "../lib/inventory.ts";
-import { Metrics } from "../lib/metrics.ts";
-import { parsePolicy } from "../lib/policy.ts";
-import { withQuota } from "../lib/quota.ts";
+import { Inventory, withInventory } from "../lib/storage/inventory.ts";
+import { Metrics } from "../lib/status/metrics.ts";
+import { parsePolicy } from "../lib/access/policy.ts";
+import { withQuota } from "../lib/storage/quota.ts";
 
 const BLOB = new TextEncoder().encode("a blob\n");
 const ID = sha256(BLOB);
@@ -106,13 +107,12 @@ for (const medium of MEDIA) {
 }
 
 /** Takes the user from `X-User` (the proxy-header mode, without a proxy). */
-function headerAuth() {
+function headerAuth(): Authenticator {
   return {
+    description: "users from X-User",
     authenticate: (request: Request) => {
       const user = request.headers.get("x-user");
-      return Promise.resolve(
-        user ? { ok: true as const, user } : { ok: false as const, reason: "no user" },
-      );
+      return Promise.resolve(user ? { kind: "ok", user } : refused("no user"));
     },
   };
 }
@@ -146,9 +146,9 @@ Deno.test("DELETE {repo}/: the inventory, the metrics and the quota follow", asy
 });
 
 Deno.test("a removal under way is the only one: a second removal and a create wait for it", async () => {
-  const { FsStorage } = await import("../lib/storage/fs.ts");
-  const { removeRepository } = await import("../lib/storage/fs_remove.ts");
-  const { REMOVAL_MARKER } = await import("../lib/restic.ts");
+  const { FsStorage } = await import("../lib/storage/fs/storage.ts");
+  const { removeRepository } = await import("../lib/storage/fs/remove.ts");
+  const { REMOVAL_MARKER } = await import("../lib/base/restic.ts");
   await using dir = await tempDir();
   const storage = new FsStorage(dir.path);
   await storage.createRepo(["r"]);

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { formatRepo, parseTarget, type Target } from "../lib/repo_path.ts";
+import { formatRepo, parseTarget, type Target } from "../lib/base/repo_path.ts";
 
 const H = "a".repeat(63) + "1";
 const deep = (n: number): string => Array.from({ length: n }, (_, i) => `r${i}`).join("/");

@@ -21,10 +21,10 @@ import {
   storeTest,
   tempDir,
 } from "./_helpers.ts";
-import { S3Storage } from "../lib/storage/s3.ts";
-import { S3Client } from "../lib/storage/s3_client.ts";
-import { KeyLayout } from "../lib/storage/s3_keys.ts";
-import { S3Uploads } from "../lib/storage/s3_upload.ts";
+import { S3Storage } from "../lib/storage/s3/storage.ts";
+import { S3Client } from "../lib/storage/s3/client.ts";
+import { KeyLayout } from "../lib/storage/s3/keys.ts";
+import { S3Uploads } from "../lib/storage/s3/upload.ts";
 import { freshBucket, sharedStore, storedKeys, storeEnv } from "./_object_store.ts";
 
 /**
@@ -206,7 +206,7 @@ storeTest(
     assert.deepEqual(await storage.prepare(), [
       "uploads: the store refuses a body that does not hash to its name (signed payload hash)",
     ]);
-    const { S3Ops } = await import("../lib/storage/s3_ops.ts");
+    const { S3Ops } = await import("../lib/storage/s3/ops.ts");
     const everyKey: string[] = [];
     for await (const page of new S3Ops(client).list("")) {
       everyKey.push(...page.keys.map((k) => k.key));

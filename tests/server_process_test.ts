@@ -11,7 +11,7 @@ import {
   tempDir,
   tempFiles,
 } from "./_helpers.ts";
-import { TEMP_FILE_PREFIX } from "../lib/restic.ts";
+import { TEMP_FILE_PREFIX } from "../lib/base/restic.ts";
 
 Deno.test("main refuses to start without authentication, naming the fix", async () => {
   await using data = await tempDir();

@@ -3,11 +3,11 @@
 import assert from "node:assert/strict";
 import { appOn, call, sha256, testApp } from "./_helpers.ts";
 import { MemoryStorage } from "./_memory_storage.ts";
-import { Inventory } from "../lib/inventory.ts";
-import { statusFormat, StatusPage } from "../lib/status.ts";
-import { escapeHtml, formatAge, renderStatusPage } from "../lib/status_html.ts";
-import type { AccessPolicy } from "../lib/access.ts";
-import type { Authenticator } from "../lib/auth.ts";
+import { Inventory } from "../lib/storage/inventory.ts";
+import { statusFormat, StatusPage } from "../lib/status/page.ts";
+import { escapeHtml, formatAge, renderStatusPage } from "../lib/status/html.ts";
+import type { AccessPolicy } from "../lib/access/access.ts";
+import { type Authenticator, refused } from "../lib/auth/types.ts";
 
 const HOUR = 3_600_000;
 const NOW = Date.parse("2026-12-01T12:00:00Z");
@@ -15,16 +15,17 @@ const NOW = Date.parse("2026-12-01T12:00:00Z");
 /** Users by name; the password is the name reversed. */
 function fakeAuth(...users: string[]): Authenticator {
   return {
+    description: "test users",
     authenticate(request: Request) {
       const header = request.headers.get("authorization");
-      if (!header) return Promise.resolve({ ok: false, reason: "no credentials" });
+      if (!header) return Promise.resolve(refused("no credentials"));
       const [user, password] = atob(header.replace(/^Basic /, "")).split(":");
       if (users.includes(user) && password === [...user].reverse().join("")) {
-        return Promise.resolve({ ok: true, user });
+        return Promise.resolve({ kind: "ok", user });
       }
-      return Promise.resolve({ ok: false, user, reason: "wrong password" });
+      return Promise.resolve({ kind: "refused", user, reason: "wrong password", checked: true });
     },
-  } as Authenticator;
+  };
 }
 
 function login(user: string): Record<string, string> {

@@ -1,7 +1,7 @@
 /** Storage faults are 500 with a logged reason, never 404 (restic would read that as missing data). */
 import assert from "node:assert/strict";
-import { errorToResponse } from "../lib/http_error.ts";
-import { toStorageError } from "../lib/storage/fs.ts";
+import { errorToResponse } from "../lib/http/errors.ts";
+import { toStorageError } from "../lib/storage/fs/errors.ts";
 import { StorageError } from "../lib/storage/types.ts";
 import { E2E, sha256, startServerProcess, tempDir } from "./_helpers.ts";
 

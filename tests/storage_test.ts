@@ -9,9 +9,9 @@ import {
   tempDir,
   tempFiles,
 } from "./_helpers.ts";
-import { FsStorage } from "../lib/storage/fs.ts";
+import { FsStorage } from "../lib/storage/fs/storage.ts";
 import { StorageError } from "../lib/storage/types.ts";
-import { REMOVAL_MARKER, TEMP_FILE_PREFIX } from "../lib/restic.ts";
+import { REMOVAL_MARKER, TEMP_FILE_PREFIX } from "../lib/base/restic.ts";
 
 const BODY = pseudoRandomBytes(200_000, 7);
 const ID = sha256(BODY);
@@ -79,7 +79,7 @@ Deno.test("save() removes its temp file when the body stream errors", async () =
   }
 });
 
-Deno.test("cleanup() removes leftover temp files at any depth and keeps objects", async () => {
+Deno.test("scan() removes leftover temp files at any depth and keeps objects", async () => {
   const dir = await Deno.makeTempDir();
   try {
     await Deno.mkdir(`${dir}/a/b/data/00`, { recursive: true });
@@ -87,7 +87,7 @@ Deno.test("cleanup() removes leftover temp files at any depth and keeps objects"
     await Deno.writeTextFile(`${dir}/${TEMP_FILE_PREFIX}config-2`, "partial");
     await Deno.writeTextFile(`${dir}/a/b/data/00/${"0".repeat(64)}`, "kept");
     await Deno.writeTextFile(`${dir}/.htpasswd`, "kept");
-    const report = await new FsStorage(dir).cleanup();
+    const report = await new FsStorage(dir).scan(() => {});
     assert.equal(report.removedTempFiles, 2);
     assert.deepEqual(await listFiles(dir), [".htpasswd", `a/b/data/00/${"0".repeat(64)}`]);
   } finally {
@@ -221,7 +221,7 @@ Deno.test("GET racing DELETE gets the whole object or 404, never a partial body"
   }
 });
 
-Deno.test("removeRepo() cut short: the repository lists as missing until cleanup() or a create finishes it", async () => {
+Deno.test("removeRepo() cut short: the repository lists as missing until the start-up scan or a create finishes it", async () => {
   await using dir = await tempDir();
   const root = dir.path;
   for (const repo of ["cut", "cut2"]) {
@@ -241,7 +241,7 @@ Deno.test("removeRepo() cut short: the repository lists as missing until cleanup
   );
   await storage.createRepo(["cut2"]); // a create finishes the removal first
   assert.deepEqual(await listFiles(`${root}/cut2/data`), []);
-  const report = await storage.cleanup();
+  const report = await storage.scan(() => {});
   assert.equal(report.finishedRemovals, 1);
   assert.deepEqual(await listFiles(`${root}/cut`), ["nested/config"]);
   assert.equal(await storage.repoExists(["cut", "nested"]), true);

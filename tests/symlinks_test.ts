@@ -5,7 +5,7 @@
  * stays exactly as it was.
  */
 import assert from "node:assert/strict";
-import { FsStorage } from "../lib/storage/fs.ts";
+import { FsStorage } from "../lib/storage/fs/storage.ts";
 import { appOn, call, listFiles, memoryLogger, sha256, tempDir } from "./_helpers.ts";
 
 const CANARY = "outside the data folder";

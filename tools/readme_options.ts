@@ -5,7 +5,7 @@
  * @module
  */
 
-import { parseCommand } from "../lib/cli.ts";
+import { parseCommand } from "../lib/cli/command.ts";
 
 const readmePath = new URL("../README.md", import.meta.url);
 const readme = await Deno.readTextFile(readmePath);

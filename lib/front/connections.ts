@@ -15,8 +15,8 @@
  * @module
  */
 
-import { ConfigError } from "../errors.ts";
-import { formatListen, type ListenAddress } from "../listen.ts";
+import { ConfigError } from "../base/errors.ts";
+import { formatListen, type ListenAddress } from "../cli/listen.ts";
 import type { ConnectionServer, ServeConnection } from "./deno_internal.ts";
 import { clearStaleSocket, removeSocket } from "./socket.ts";
 import type { Front, FrontHandler } from "./types.ts";

@@ -6,8 +6,8 @@
  * @module
  */
 
-import { ConfigError } from "../errors.ts";
-import { formatAddress, formatListen, type ListenAddress } from "../listen.ts";
+import { ConfigError } from "../base/errors.ts";
+import { formatAddress, formatListen, type ListenAddress } from "../cli/listen.ts";
 import type { FrontHandler } from "./types.ts";
 
 /** How long to wait before serving again after Deno.serve stopped on its own. */

@@ -15,8 +15,8 @@
  * @module
  */
 
-import { ConfigError } from "../errors.ts";
-import { formatListen, type ListenAddress } from "../listen.ts";
+import { ConfigError } from "../base/errors.ts";
+import { formatListen, type ListenAddress } from "../cli/listen.ts";
 import type { ConnectionCounts, FrontHandler } from "./types.ts";
 
 /** Why the guard closed a connection. */

@@ -13,7 +13,7 @@
 /// <reference lib="deno.worker" />
 
 import type { GuardCommand, GuardEvent, GuardStart } from "./guard.ts";
-import type { ListenAddress } from "../listen.ts";
+import type { ListenAddress } from "../cli/listen.ts";
 import { GuardedConnection } from "./guard_connection.ts";
 
 /**

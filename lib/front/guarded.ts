@@ -6,7 +6,7 @@
  * @module
  */
 
-import type { ListenAddress } from "../listen.ts";
+import type { ListenAddress } from "../cli/listen.ts";
 import { type RestartingServer, serveRestarting } from "./deno_serve.ts";
 import { ConnectionGuard, type GuardLog } from "./guard.ts";
 import { clearStaleSocket, removeSocket } from "./socket.ts";

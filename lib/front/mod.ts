@@ -4,7 +4,7 @@
  * @module
  */
 
-import type { ListenAddress } from "../listen.ts";
+import type { ListenAddress } from "../cli/listen.ts";
 import { ConnectionFront } from "./connections.ts";
 import { connectionServer } from "./deno_internal.ts";
 import { GuardedFront } from "./guarded.ts";

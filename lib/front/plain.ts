@@ -7,7 +7,7 @@
  * @module
  */
 
-import type { ListenAddress } from "../listen.ts";
+import type { ListenAddress } from "../cli/listen.ts";
 import { type RestartingServer, type ServeLog, serveRestarting } from "./deno_serve.ts";
 import { clearStaleSocket, removeSocket } from "./socket.ts";
 import type { Front, FrontHandler } from "./types.ts";

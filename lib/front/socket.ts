@@ -5,8 +5,8 @@
  * @module
  */
 
-import { ConfigError } from "../errors.ts";
-import type { ListenAddress } from "../listen.ts";
+import { ConfigError } from "../base/errors.ts";
+import type { ListenAddress } from "../cli/listen.ts";
 
 /**
  * Removes a socket file left by a server that is gone; refuses a live one.

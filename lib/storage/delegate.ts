@@ -18,7 +18,6 @@ export function delegate(inner: Storage): Storage {
   return {
     repoFootprintBytes: inner.repoFootprintBytes,
     prepare: () => inner.prepare(),
-    cleanup: (options) => inner.cleanup(options),
     scan: (onObject, options) => inner.scan(onObject, options),
     repoExists: (repo, options) => inner.repoExists(repo, options),
     createRepo: (repo, options) => inner.createRepo(repo, options),

@@ -5,25 +5,9 @@
  * @module
  */
 
-import { FsStorage } from "./fs.ts";
-import type { S3Location } from "./s3_location.ts";
+import { FsStorage } from "./fs/storage.ts";
+import type { StorageChoice } from "./choice.ts";
 import type { Storage } from "./types.ts";
-
-/** Which medium holds the repositories, and its settings. */
-export type StorageChoice =
-  | {
-    kind: "fs";
-    /** The data folder. */
-    dir: string;
-    /** Folders 0770 and files 0660 instead of 0700 and 0600. */
-    groupAccessible: boolean;
-  }
-  | {
-    kind: "s3";
-    location: S3Location;
-    /** A PEM file of CA certificates the store's certificate is signed by (`--s3-cacert`). */
-    caFile: string | null;
-  };
 
 /**
  * Opens the chosen medium (not yet prepared: see `Storage.prepare`). The
@@ -41,7 +25,7 @@ export async function openStorage(
   if (choice.kind === "fs") {
     return new FsStorage(choice.dir, { groupAccessible: choice.groupAccessible });
   }
-  const { openS3 } = await import("./s3_open.ts");
+  const { openS3 } = await import("./s3/open.ts");
   return await openS3(choice.location, choice.caFile, env);
 }
 

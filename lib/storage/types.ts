@@ -20,8 +20,8 @@
  * @module
  */
 
-import type { RepoPath } from "../repo_path.ts";
-import type { ObjectType } from "../restic.ts";
+import type { RepoPath } from "../base/repo_path.ts";
+import type { ObjectType } from "../base/restic.ts";
 
 /** One stored object: the config, or a typed object with its hash name. */
 export type ObjectRef =
@@ -142,7 +142,7 @@ export class StorageError extends Error {
   }
 }
 
-/** What start-up cleanup removed. */
+/** What the start-up walk removed and finished. */
 export interface CleanupReport {
   /** Unfinished uploads (temp files, incomplete multipart uploads) removed. */
   removedTempFiles: number;
@@ -176,22 +176,19 @@ export interface Storage {
   readonly repoFootprintBytes: number;
   /**
    * Makes the medium ready (creates the data folder; checks that a bucket
-   * answers). Called once before serving.
+   * answers to the credentials). Called once before serving.
    *
    * @returns Lines worth saying at start-up (what the medium was found to do).
-   * @throws {StorageError} `Unavailable` when the medium cannot be used.
+   * @throws {ConfigError} When the medium cannot be used as configured: one
+   *   line that names it and the fix (the server refuses to start).
    */
   prepare(): Promise<string[]>;
   /**
-   * Removes what interrupted writes left behind (temp files of uploads cut
-   * off by a crash). Leftovers are never visible, so it may run in the
-   * background while the server answers.
-   */
-  cleanup(options?: CallOptions): Promise<CleanupReport>;
-  /**
-   * Reports every stored object once, for usage and metrics; optional, and
-   * never needed to serve a request. A medium that walks everything for it
-   * anyway cleans up as it goes, as `cleanup` would.
+   * Walks everything stored once, after `prepare`, while the server already
+   * answers: reports every object (and, with `onRepo`, every repository) for
+   * the inventory, removes what interrupted writes left behind (temp files,
+   * owner files without their lock) and finishes repository removals cut
+   * short. Leftovers are never visible, so serving need not wait for it.
    */
   scan(onObject: (found: FoundObject) => void, options?: ScanOptions): Promise<CleanupReport>;
   /** Tells whether a repository exists (see the module's rule). */

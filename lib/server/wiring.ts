@@ -1,0 +1,206 @@
+/**
+ * From a configuration to a working app, without a socket: authentication,
+ * policy, the storage stack (medium, inventory, limits), metrics, the request
+ * pipeline and the start-up lines. Listening and shutdown are `server.ts`'s.
+ *
+ * @module
+ */
+
+import { createApp } from "../http/app.ts";
+import type { Authenticator } from "../auth/types.ts";
+import type { ServeConfig } from "../cli/config.ts";
+import { ConfigError } from "../base/errors.ts";
+import { type TrackedHandler, trackInFlight } from "./in_flight.ts";
+import { Inventory, withInventory } from "../storage/inventory.ts";
+import type { Logger } from "../base/log.ts";
+import { Metrics } from "../status/metrics.ts";
+import { checkPolicyAgainstFlags, parsePolicy, type Policy } from "../access/policy.ts";
+import { withQuota } from "../storage/quota.ts";
+import { TrustedProxies } from "../auth/client_address.ts";
+import { LoginThrottle } from "../auth/throttle.ts";
+import { StatusPage } from "../status/page.ts";
+import { describeStorage, openStorage } from "../storage/mod.ts";
+import type { Storage } from "../storage/types.ts";
+import { VERSION } from "../base/version.ts";
+
+/** Everything built from the configuration. */
+export interface Wiring {
+  /** The request pipeline, counting requests in flight. */
+  app: TrackedHandler<Deno.ServeHandlerInfo>;
+  /** The storage stack as the app uses it. */
+  storage: Storage;
+  inventory: Inventory;
+  metrics: Metrics | null;
+  /** TLS material read from the configured files, when serving HTTPS. */
+  tls: { cert: string; key: string } | null;
+  /** What the server prints before `start server on …`. */
+  startupLines: string[];
+  /**
+   * Counts what was stored before the start (and removes crash leftovers),
+   * while the server already answers; settles with the line to log.
+   */
+  buildInventory(): Promise<string>;
+  /** Re-reads the htpasswd file (SIGHUP). */
+  reload(): Promise<void>;
+}
+
+/**
+ * The authenticator the configuration asks for, loaded only when there is
+ * one (the htpasswd one brings the hash libraries: 2.5 MiB of memory less
+ * for a server without authentication).
+ */
+async function buildAuth(
+  config: ServeConfig,
+  log: Logger,
+  throttle: LoginThrottle,
+): Promise<Authenticator | null> {
+  if (config.proxyAuthUsername !== null) {
+    const { ProxyHeaderAuth } = await import("../auth/proxy_auth.ts");
+    return new ProxyHeaderAuth(config.proxyAuthUsername);
+  }
+  if (config.noAuth) return null;
+  const { HtpasswdAuth } = await import("../auth/htpasswd_auth.ts");
+  return await HtpasswdAuth.load({ file: config.htpasswdFile, log, throttle });
+}
+
+async function readFileFor(file: string, what: string): Promise<string> {
+  try {
+    return await Deno.readTextFile(file);
+  } catch (err) {
+    throw new ConfigError(`Cannot read ${what} "${file}": ${(err as Error).message}`);
+  }
+}
+
+async function loadPolicy(config: ServeConfig): Promise<Policy | null> {
+  if (config.policyFile === null) return null;
+  const policy = parsePolicy(
+    await readFileFor(config.policyFile, "policy file"),
+    config.policyFile,
+  );
+  checkPolicyAgainstFlags(policy, config);
+  return policy;
+}
+
+async function readTls(config: ServeConfig): Promise<{ cert: string; key: string } | null> {
+  if (config.tls === null) return null;
+  return {
+    cert: await readFileFor(config.tls.certFile, "TLS certificate"),
+    key: await readFileFor(config.tls.keyFile, "TLS key"),
+  };
+}
+
+/** The storage stack: the medium, the inventory it keeps, and the limits when there are any. */
+async function buildStorage(
+  config: ServeConfig,
+  inventory: Inventory,
+  policy: Policy | null,
+): Promise<Storage> {
+  const counted = withInventory(await openStorage(config.storage, Deno.env.toObject()), inventory);
+  const { maxSize } = config;
+  const hasLimits = maxSize !== null || (policy?.hasLimits() ?? false);
+  if (!hasLimits) return counted;
+  return withQuota(counted, inventory, (repo) => [
+    ...(maxSize === null ? [] : [{ scope: [], maxBytes: maxSize }]),
+    ...(policy?.limitsFor(repo) ?? []),
+  ]);
+}
+
+/** Scans the storage into the inventory; the line says what was found and removed. */
+async function countStored(
+  storage: Storage,
+  inventory: Inventory,
+  maxSize: number | null,
+): Promise<string> {
+  const started = Date.now();
+  const { removedTempFiles, finishedRemovals = 0 } = await storage.scan(() => {});
+  inventory.markComplete();
+  return [
+    `inventory complete: ${inventory.objects} object(s), ${inventory.bytesUnder([])} bytes stored` +
+    (maxSize === null ? "" : ` of ${maxSize} (--max-size)`) +
+    ` (${((Date.now() - started) / 1000).toFixed(1)}s)`,
+    ...(removedTempFiles > 0 ? [`removed ${removedTempFiles} unfinished upload(s)`] : []),
+    ...(finishedRemovals > 0
+      ? [`finished ${finishedRemovals} interrupted repository removal(s)`]
+      : []),
+  ].join("; ");
+}
+
+/** The start-up lines that describe the flags in effect. */
+function flagLines(config: ServeConfig, metrics: Metrics | null, policy: Policy | null): string[] {
+  return [
+    config.appendOnly && "append-only mode",
+    config.statusPage && "status page for browsers at / and /REPO/",
+    config.allowRepoDelete && "repositories may be deleted (--allow-repo-delete)",
+    metrics && `metrics at /metrics${config.prometheusNoAuth ? " (no authentication)" : ""}`,
+    config.groupAccessibleRepos && "group-accessible repositories (0770/0660)",
+    config.privateRepos && "private repositories",
+    config.trustedProxies.length > 0 &&
+    `client addresses from X-Forwarded-For of ${config.trustedProxies.join(", ")}`,
+    policy && `policy: ${config.policyFile}`,
+    !config.verifyUpload && "upload verification disabled (--no-verify-upload)",
+  ].filter((line): line is string => typeof line === "string");
+}
+
+/**
+ * Builds the app and its parts from the configuration, reading the files it
+ * names and preparing the storage (its leftovers removed, its objects counted).
+ *
+ * @param config The validated configuration.
+ * @param log Where the app logs.
+ * @returns The parts, ready to be served.
+ * @throws {ConfigError} When a file cannot be used.
+ */
+export async function wire(config: ServeConfig, log: Logger): Promise<Wiring> {
+  const throttle = new LoginThrottle({
+    perAddress: config.loginFailures,
+    perUser: config.loginFailuresPerUser,
+    windowMs: config.loginWindowSeconds * 1000,
+  }, log);
+  const auth = await buildAuth(config, log, throttle);
+  const policy = await loadPolicy(config);
+  const tls = await readTls(config);
+  const inventory = new Inventory();
+  const storage = await buildStorage(config, inventory, policy);
+  const storageLines = await storage.prepare();
+  const metrics = config.prometheus ? new Metrics(inventory, config.maxSize) : null;
+  const passwords = !config.noAuth && config.proxyAuthUsername === null;
+  if (passwords) metrics?.countLogins(throttle);
+  const status = config.statusPage
+    ? new StatusPage({
+      inventory,
+      health: () => storage.health(),
+      version: VERSION,
+      startedMs: Date.now(),
+      staleAfterSeconds: config.staleAfterSeconds,
+      maxSizeBytes: config.maxSize,
+    })
+    : null;
+  const app = trackInFlight(createApp({
+    storage,
+    log,
+    auth,
+    policy,
+    metrics,
+    metricsNoAuth: config.prometheusNoAuth,
+    trustedProxies: TrustedProxies.parse(config.trustedProxies),
+    status,
+    inventoryComplete: () => inventory.complete,
+    idleTimeoutMs: config.idleTimeoutSeconds > 0 ? config.idleTimeoutSeconds * 1000 : undefined,
+    verifyUpload: config.verifyUpload,
+    allowRepoDelete: config.allowRepoDelete,
+    appendOnly: config.appendOnly,
+    privateRepos: config.privateRepos,
+  }));
+  const startupLines = [
+    `restic-rest ${VERSION}`,
+    auth ? `authentication: ${auth.description}` : "authentication disabled (--no-auth)",
+    await describeStorage(config.storage),
+    ...storageLines,
+    ...flagLines(config, metrics, policy),
+  ];
+  const buildInventory = () => countStored(storage, inventory, config.maxSize);
+  const reload = async (): Promise<void> => {
+    await auth?.reload?.("SIGHUP");
+  };
+  return { app, storage, inventory, metrics, tls, startupLines, buildInventory, reload };
+}
