@@ -32,7 +32,7 @@ export const PERMISSIONS = [
  *   MiB): V8 sizes its growth by that limit, and with the default (a share
  *   of the machine's RAM) a listing of a million objects grew the process
  *   to 83-87 MiB against 69-70 MiB, in the same 4.9-5.2 s;
- * - `gc` exposed, so long walks can give their garbage back (`lib/memory.ts`).
+ * - `gc` exposed, so long walks can give their garbage back (`lib/storage/fs/scan.ts`).
  * The serve task in deno.json repeats these flags; a test keeps them equal.
  */
 export const RUNTIME_FLAGS = [
@@ -43,7 +43,7 @@ export const RUNTIME_FLAGS = [
  * Modules started as Workers: `deno compile` only follows imports, so each
  * must be named with `--include` (a test checks this list against lib/).
  */
-export const WORKER_MODULES = ["lib/front/guard_worker.ts", "lib/verify_worker.ts"];
+export const WORKER_MODULES = ["lib/auth/verify_worker.ts"];
 
 /**
  * The `deno compile` arguments for a target.
@@ -58,6 +58,8 @@ export function compileArgs(target: string | null, output: string): string[] {
     ...PERMISSIONS,
     ...RUNTIME_FLAGS,
     "--no-check=remote",
+    // Only the npm packages the program reaches (the lockfile may hold others).
+    "--exclude-unused-npm",
     ...WORKER_MODULES.flatMap((module) => [
       "--include",
       new URL(`../${module}`, import.meta.url).pathname,

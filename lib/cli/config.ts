@@ -45,18 +45,6 @@ const FLAG_CHECKS: [(o: ServeOptions, g: GivenOptions) => boolean, string][] = [
     "Cannot take sockets from systemd (LISTEN_FDS): Deno cannot adopt them; drop the .socket unit and use --listen",
   ],
   [
-    (o) => o.keepAliveTimeoutSeconds === 0 && o.headerTimeoutSeconds > 0,
-    "Cannot use --keepalive-timeout 0: give seconds above 0, or --header-timeout 0 to serve without the guard",
-  ],
-  [
-    (o, g) =>
-      o.headerTimeoutSeconds === 0 &&
-      (g.given.has("maxConnections") ||
-        (g.given.has("keepAliveTimeoutSeconds") && o.keepAliveTimeoutSeconds > 0)),
-    "Cannot use --keepalive-timeout or --max-connections with --header-timeout 0: " +
-    "without the connection guard nothing enforces them; drop them or the --header-timeout 0",
-  ],
-  [
     (o) => o.prometheusNoAuth && !o.prometheus,
     "Cannot use --prometheus-no-auth without --prometheus: add --prometheus",
   ],

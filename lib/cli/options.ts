@@ -150,16 +150,15 @@ export const SERVE_OPTIONS = {
   ),
   keepAliveTimeoutSeconds: seconds(
     "keepalive-timeout",
-    "close a connection idle between requests this long",
+    "close a connection idle between requests this long; 0: never",
     120,
   ),
   maxConnections: {
     flag: "max-connections",
     takes: "N",
-    // Each guarded connection takes four file descriptors: 200 fits the
-    // common limit of 1024 with room for the files requests open.
+    // 200 leaves most of the common limit of 1024 open files to the files requests open.
     default: 200,
-    help: "connections served at once, 4 open files each; more wait",
+    help: "connections served at once; more wait",
     parse: (value: string, flag: string) => parseCount(flag, value),
   } satisfies Option<number>,
   statusPage: {

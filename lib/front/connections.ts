@@ -12,42 +12,26 @@
  * - at most `--max-connections` are open; more wait in the kernel's queue,
  *   and running out of file descriptors only delays accepting.
  *
+ * Over TLS the handshake comes first. Deno cannot close a TLS connection
+ * before its handshake has completed (measured in 2.9: `close()`,
+ * `closeWrite()` and an aborted server all leave the socket open), so a
+ * client past the head timeout without a finished handshake keeps its place
+ * among `--max-connections` until the handshake ends: when the client goes
+ * away (it fails) or completes it late (the connection is then closed at
+ * once, unserved). Open connections stay bounded either way.
+ *
  * @module
  */
 
 import { ConfigError } from "../base/errors.ts";
-import { formatListen, type ListenAddress } from "../cli/listen.ts";
+import { formatListen } from "../cli/listen.ts";
 import type { ConnectionServer, ServeConnection } from "./deno_internal.ts";
 import { clearStaleSocket, removeSocket } from "./socket.ts";
-import type { Front, FrontHandler } from "./types.ts";
-
-/** Where the front reports. */
-export interface ConnectionFrontLog {
-  debug(message: string): void;
-  error(message: string): void;
-}
-
-/** What the connection front needs. */
-export interface ConnectionFrontOptions {
-  listen: ListenAddress;
-  /** Certificate and key, to end TLS on each connection. */
-  tls: { cert: string; key: string } | null;
-  /** The first request must start this long (ms) after the connection opened; 0: no limit. */
-  headerTimeoutMs: number;
-  /** A connection with no request running this long (ms) is closed; 0: never. */
-  keepAliveTimeoutMs: number;
-  maxConnections: number;
-  log: ConnectionFrontLog;
-  onError: (err: unknown) => Response;
-  /** Deno's HTTP server for one connection. */
-  serveConnection: ServeConnection;
-}
-
-/** Why the front closed a connection. */
-type CloseReason = "header_timeout" | "idle_timeout";
+import type { CloseReason, ConnectionCounts, Front, FrontHandler, FrontSettings } from "./types.ts";
 
 /** One open connection and where it is. */
 interface Tracked {
+  readonly conn: Deno.Conn;
   readonly opened: number;
   readonly remote: Deno.Addr;
   readonly closer: AbortController;
@@ -60,9 +44,14 @@ interface Tracked {
   idleSince: number;
   /** Its server was asked to shut down; it closes by itself, and may not be aborted any more. */
   draining: boolean;
+  /** A TLS connection whose handshake has not completed: no server runs on it yet. */
+  handshaking: boolean;
+  /** Closed by a rule while handshaking: closed as soon as the handshake ends. */
+  cut: boolean;
 }
 
-function listenOn(listen: ListenAddress, tls: ConnectionFrontOptions["tls"]): Deno.Listener {
+function listenOn(settings: FrontSettings): Deno.Listener {
+  const { listen, tls } = settings;
   if (listen.transport === "unix") return Deno.listen({ transport: "unix", path: listen.path });
   const { hostname, port } = listen;
   return tls
@@ -72,6 +61,10 @@ function listenOn(listen: ListenAddress, tls: ConnectionFrontOptions["tls"]): De
 
 /** Closes a connection at once (never one whose server is shutting down: Deno throws then). */
 function closeNow(c: Tracked): void {
+  if (c.handshaking) {
+    c.cut = true; // Deno cannot close it yet: when the handshake ends
+    return;
+  }
   if (!c.draining) c.closer.abort();
 }
 
@@ -83,7 +76,8 @@ function hostOf(addr: Deno.Addr): string {
 export class ConnectionFront implements Front {
   readonly description: string;
   readonly failed: Promise<never> = new Promise<never>(() => {});
-  readonly #options: ConnectionFrontOptions;
+  readonly #settings: FrontSettings;
+  readonly #serveConnection: ServeConnection;
   readonly #open = new Set<Tracked>();
   readonly #closed: Record<CloseReason, number> = { header_timeout: 0, idle_timeout: 0 };
   readonly #lastNote = new Map<string, number>();
@@ -92,35 +86,36 @@ export class ConnectionFront implements Front {
   #roomFreed: PromiseWithResolvers<void> | null = null;
   #sweeper: ReturnType<typeof setInterval> | null = null;
 
-  /** @param options Address, TLS, rules and the per-connection server. */
-  constructor(options: ConnectionFrontOptions) {
-    this.#options = options;
-    const { headerTimeoutMs: head, keepAliveTimeoutMs: idle } = options;
-    const rules = [
+  /**
+   * @param settings Address, TLS, rules and log.
+   * @param serveConnection Deno's HTTP server for one connection.
+   */
+  constructor(settings: FrontSettings, serveConnection: ServeConnection) {
+    this.#settings = settings;
+    this.#serveConnection = serveConnection;
+    const { headerTimeoutMs: head, keepAliveTimeoutMs: idle } = settings;
+    this.description = [
+      head > 0 ? `request heads within ${head / 1000}s` : "request heads without a time limit",
       idle > 0 ? `idle connections closed after ${idle / 1000}s` : "idle connections kept",
-      `at most ${options.maxConnections} connections`,
+      `at most ${settings.maxConnections} connections`,
     ].join(", ");
-    this.description = head > 0
-      ? `connection guard: request heads within ${head / 1000}s, ${rules}`
-      : `connection guard off (--header-timeout 0): request heads without a time limit, ${rules}`;
   }
 
-  get connections(): { open(): number; closed(): Record<string, number> } {
+  get connections(): ConnectionCounts {
     return { open: () => this.#open.size, closed: () => ({ ...this.#closed }) };
   }
 
   async serve(handler: FrontHandler): Promise<Deno.Addr> {
-    const { listen, tls } = this.#options;
+    const { listen } = this.#settings;
     await clearStaleSocket(listen);
     try {
-      this.#listener = listenOn(listen, tls);
+      this.#listener = listenOn(this.#settings);
     } catch (err) {
       throw new ConfigError(`Cannot listen on ${formatListen(listen)}: ${(err as Error).message}`);
     }
     this.#accepting = true;
-    const rules = [this.#options.headerTimeoutMs, this.#options.keepAliveTimeoutMs].filter((t) =>
-      t > 0
-    );
+    const { headerTimeoutMs, keepAliveTimeoutMs } = this.#settings;
+    const rules = [headerTimeoutMs, keepAliveTimeoutMs].filter((t) => t > 0);
     if (rules.length > 0) {
       const tick = Math.min(1000, Math.max(50, Math.min(...rules) / 4));
       this.#sweeper = setInterval(() => this.#sweep(), tick);
@@ -154,14 +149,14 @@ export class ConnectionFront implements Front {
   async close(): Promise<void> {
     this.stopAccepting();
     if (this.#sweeper !== null) clearInterval(this.#sweeper);
-    const closing = [...this.#open].filter((c) => !c.draining);
+    const closing = [...this.#open].filter((c) => !c.draining && !c.handshaking);
     for (const c of closing) closeNow(c);
     await Promise.all(closing.map((c) => c.server?.finished.catch(() => {})));
-    await removeSocket(this.#options.listen);
+    await removeSocket(this.#settings.listen);
   }
 
   async #acceptLoop(handler: FrontHandler): Promise<void> {
-    const { maxConnections } = this.#options;
+    const { maxConnections } = this.#settings;
     while (this.#accepting && this.#listener) {
       if (this.#open.size >= maxConnections) {
         this.#noteOnce(
@@ -182,13 +177,14 @@ export class ConnectionFront implements Front {
         await new Promise((resolve) => setTimeout(resolve, 100));
         continue;
       }
-      this.#serveOne(conn, handler);
+      this.#track(conn, handler);
     }
   }
 
-  #serveOne(conn: Deno.Conn, handler: FrontHandler): void {
+  #track(conn: Deno.Conn, handler: FrontHandler): void {
     const now = Date.now();
     const tracked: Tracked = {
+      conn,
       opened: now,
       remote: conn.remoteAddr,
       closer: new AbortController(),
@@ -197,11 +193,32 @@ export class ConnectionFront implements Front {
       requests: 0,
       idleSince: now,
       draining: false,
+      handshaking: this.#settings.tls !== null && conn.remoteAddr.transport === "tcp",
+      cut: false,
     };
     this.#open.add(tracked);
     try {
       if (conn.remoteAddr.transport === "tcp") (conn as Deno.TcpConn).setNoDelay(true);
     } catch { /* the client is gone already; serving finds out */ }
+    if (!tracked.handshaking) return this.#serveOne(tracked, handler);
+    // Deno serves a TLS connection only once nothing else reads it: the handshake first.
+    (conn as Deno.TlsConn).handshake().then(() => {
+      tracked.handshaking = false;
+      if (!tracked.cut && this.#accepting) return this.#serveOne(tracked, handler);
+      this.#drop(tracked);
+    }, () => this.#drop(tracked)); // not TLS (plain HTTP on the TLS port), or the client went
+  }
+
+  /** Closes a connection that will not be served, and forgets it. */
+  #drop(tracked: Tracked): void {
+    tracked.handshaking = false;
+    try {
+      tracked.conn.close();
+    } catch { /* closed already */ }
+    this.#forget(tracked);
+  }
+
+  #serveOne(tracked: Tracked, handler: FrontHandler): void {
     const done = (): void => {
       tracked.running--;
       tracked.idleSince = Date.now();
@@ -214,25 +231,27 @@ export class ConnectionFront implements Front {
       // The connection's own address: Deno's getter throws for a unix socket served this way.
       return handler(request, { remoteAddr: tracked.remote, completed });
     };
-    const server = this.#options.serveConnection(
-      conn,
+    const server = this.#serveConnection(
+      tracked.conn,
       tracked.closer.signal,
       watched,
-      this.#options.onError,
+      this.#settings.onError,
     );
     tracked.server = server;
-    server.finished.catch(() => {}).finally(() => {
-      this.#open.delete(tracked);
-      this.#roomFreed?.resolve();
-      this.#roomFreed = null;
-    });
+    server.finished.catch(() => {}).finally(() => this.#forget(tracked));
+  }
+
+  #forget(tracked: Tracked): void {
+    this.#open.delete(tracked);
+    this.#roomFreed?.resolve();
+    this.#roomFreed = null;
   }
 
   #sweep(): void {
     const now = Date.now();
-    const { headerTimeoutMs, keepAliveTimeoutMs } = this.#options;
+    const { headerTimeoutMs, keepAliveTimeoutMs } = this.#settings;
     for (const c of this.#open) {
-      if (c.running > 0 || c.draining || c.closer.signal.aborted) continue;
+      if (c.running > 0 || c.draining || c.cut || c.closer.signal.aborted) continue;
       if (c.requests === 0) {
         if (headerTimeoutMs > 0 && now - c.opened >= headerTimeoutMs) {
           this.#cut(c, "header_timeout", `no request within ${headerTimeoutMs / 1000}s`);
@@ -245,7 +264,7 @@ export class ConnectionFront implements Front {
 
   #cut(c: Tracked, reason: CloseReason, why: string): void {
     this.#closed[reason]++;
-    this.#options.log.debug(`closed a connection from ${hostOf(c.remote)}: ${why}`);
+    this.#settings.log.debug(`closed a connection from ${hostOf(c.remote)}: ${why}`);
     closeNow(c);
   }
 
@@ -254,6 +273,6 @@ export class ConnectionFront implements Front {
     const now = Date.now();
     if (now - (this.#lastNote.get(kind) ?? -Infinity) < 60_000) return;
     this.#lastNote.set(kind, now);
-    this.#options.log.error(message);
+    this.#settings.log.error(message);
   }
 }

@@ -8,15 +8,10 @@
 
 import { ConfigError } from "../base/errors.ts";
 import { formatAddress, formatListen, type ListenAddress } from "../cli/listen.ts";
-import type { FrontHandler } from "./types.ts";
+import type { FrontHandler, FrontLog, TlsMaterial } from "./types.ts";
 
 /** How long to wait before serving again after Deno.serve stopped on its own. */
 const RESTART_DELAY_MS = 1000;
-
-/** Where to report what happened. */
-export interface ServeLog {
-  error(message: string): void;
-}
 
 /** A Deno.serve that restarts itself. */
 export interface RestartingServer {
@@ -31,8 +26,8 @@ export interface ServeSpec {
   listen: ListenAddress;
   handler: FrontHandler;
   /** Certificate and key, to end TLS here. */
-  tls: { cert: string; key: string } | null;
-  log: ServeLog;
+  tls: TlsMaterial | null;
+  log: FrontLog;
   /** Told the new address when the server was started again. */
   onRestart?: (address: Deno.Addr) => void;
   /** What answers when the handler throws. */

@@ -8,7 +8,8 @@
  */
 
 import type { ServeConfig } from "../cli/config.ts";
-import { chooseFront, type Front } from "../front/mod.ts";
+import { chooseFront } from "../front/mod.ts";
+import type { Front } from "../front/types.ts";
 import { statusResponse } from "../http/errors.ts";
 import { STATUS_CODE } from "../http/status_codes.ts";
 import { formatAddress } from "../cli/listen.ts";
@@ -41,8 +42,8 @@ function frontFor(config: ServeConfig, wiring: Wiring, log: Logger): Front {
   return chooseFront({
     listen: config.listen,
     tls: wiring.tls,
-    headerTimeoutSeconds: config.headerTimeoutSeconds,
-    keepAliveTimeoutSeconds: config.keepAliveTimeoutSeconds,
+    headerTimeoutMs: config.headerTimeoutSeconds * 1000,
+    keepAliveTimeoutMs: config.keepAliveTimeoutSeconds * 1000,
     maxConnections: config.maxConnections,
     log,
     onError: (err: unknown): Response => {

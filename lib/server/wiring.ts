@@ -9,6 +9,7 @@
 import { createApp } from "../http/app.ts";
 import type { Authenticator } from "../auth/types.ts";
 import type { ServeConfig } from "../cli/config.ts";
+import type { TlsMaterial } from "../front/types.ts";
 import { ConfigError } from "../base/errors.ts";
 import { type TrackedHandler, trackInFlight } from "./in_flight.ts";
 import { Inventory, withInventory } from "../storage/inventory.ts";
@@ -32,7 +33,7 @@ export interface Wiring {
   inventory: Inventory;
   metrics: Metrics | null;
   /** TLS material read from the configured files, when serving HTTPS. */
-  tls: { cert: string; key: string } | null;
+  tls: TlsMaterial | null;
   /** What the server prints before `start server on …`. */
   startupLines: string[];
   /**
@@ -81,7 +82,7 @@ async function loadPolicy(config: ServeConfig): Promise<Policy | null> {
   return policy;
 }
 
-async function readTls(config: ServeConfig): Promise<{ cert: string; key: string } | null> {
+async function readTls(config: ServeConfig): Promise<TlsMaterial | null> {
   if (config.tls === null) return null;
   return {
     cert: await readFileFor(config.tls.certFile, "TLS certificate"),
