@@ -6,7 +6,7 @@
  */
 
 import { parseArgs } from "node:util";
-import { runCrashCycles } from "../tests/_crash.ts";
+import { runCrashCycles } from "../tests/helpers/crash.ts";
 
 const { values } = parseArgs({
   args: Deno.args,

@@ -14,6 +14,7 @@ import {
 } from "../access/access.ts";
 import { HttpError } from "./errors.ts";
 import { STATUS_CODE } from "./status_codes.ts";
+import { parseContentLength, uploadBody } from "./body.ts";
 import { jsonPagesStream } from "./json_stream.ts";
 import { parseRange } from "./range.ts";
 import { formatRepo, type RepoPath, type Target } from "../base/repo_path.ts";
@@ -87,42 +88,6 @@ function objectRef(target: Target): ObjectRef {
 
 function ok(): Response {
   return new Response(null, { status: STATUS_CODE.OK });
-}
-
-/** Uploads up to this size (locks, keys, snapshots, small index files) are read whole. */
-const WHOLE_BODY_BYTES = 64 << 10;
-
-/**
- * Reads a small body whole: one buffer, no stream machinery. A client that
- * sends nothing for `idleMs` gets 408, one that goes away 400.
- */
-async function readWhole(request: Request, idleMs: number | undefined): Promise<Uint8Array> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const expired = idleMs === undefined ? null : new Promise<never>((_, reject) => {
-    timer = setTimeout(
-      () => reject(new StorageError("Timeout", `no body bytes for ${idleMs / 1000} s`)),
-      idleMs,
-    );
-  });
-  const reading = request.bytes();
-  try {
-    return await (expired ? Promise.race([reading, expired]) : reading);
-  } catch (err) {
-    reading.catch(() => {}); // the client may still answer after the timeout
-    if (err instanceof StorageError) throw err;
-    throw new StorageError("IncompleteBody", "the client stopped sending the body", { cause: err });
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-function parseContentLength(request: Request): number | null {
-  const header = request.headers.get("content-length");
-  if (header === null) return null;
-  if (!/^\d{1,15}$/.test(header.trim())) {
-    throw new HttpError(STATUS_CODE.BadRequest, `Invalid Content-Length "${header}"`);
-  }
-  return Number(header.trim());
 }
 
 /** Counts a blob operation; the config is not a blob. */
@@ -254,8 +219,7 @@ async function saveObject(deps: HandlerDeps, ctx: RequestContext): Promise<Respo
     throw new HttpError(STATUS_CODE.Forbidden, `Cannot store ${ref.type} in ${access} mode`);
   }
   const contentLength = parseContentLength(request);
-  const small = contentLength !== null && contentLength <= WHOLE_BODY_BYTES;
-  const body = small ? await readWhole(request, deps.idleTimeoutMs) : request.body;
+  const body = await uploadBody(request, contentLength, deps.idleTimeoutMs);
   const saved = await deps.storage.save(ref, body, {
     verifyHash: deps.verifyUpload,
     contentLength,

@@ -4,7 +4,7 @@
  * @module
  */
 
-/** One hostile request and the statuses it may get. */
+/** One hostile request and the one status it must get (0: the server hangs up unanswered). */
 export interface HostileCase {
   name: string;
   method: string;
@@ -14,7 +14,7 @@ export interface HostileCase {
   body?: string | [string, number];
   /** Adds this many `X-Hn: v` headers. */
   manyHeaders?: number;
-  expect: number[];
+  expect: number;
 }
 
 /** alice's valid Basic credentials (a placeholder the test fills in). */

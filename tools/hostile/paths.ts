@@ -10,64 +10,58 @@ import { AUTH, type HostileCase } from "./case.ts";
 /** The cases about paths and heads, in a fixed order. */
 export const PATH_CASES: HostileCase[] = [];
 const add = (c: HostileCase): void => void PATH_CASES.push(c);
-const NOT_FOUND = [404];
-// The server runs with --private-repos: `..` is resolved by the URL layer
-// before routing, so a traversal lands on another path inside the data
-// directory, which alice may not touch (401) or which does not parse (404).
-const REFUSED = [400, 401, 404, 405];
-/** A target read (must be missing) and written to (must be refused). */
+/** A target that is no repository, type or object: read and written to, both 404. */
 const readAndWrite = (label: string, target: string): void => {
-  add({
-    name: `${label} GET ${target}`,
-    method: "GET",
-    target,
-    headers: [AUTH],
-    expect: NOT_FOUND,
-  });
+  add({ name: `${label} GET ${target}`, method: "GET", target, headers: [AUTH], expect: 404 });
   add({
     name: `${label} POST ${target}`,
     method: "POST",
     target,
     headers: [AUTH],
     body: "x",
-    expect: REFUSED,
+    expect: 404,
   });
 };
 
-// Traversal and encodings, each with every method: never anything but a refusal.
-const traversal = [
-  "/..",
-  "/../",
-  "/../config",
-  "/../../../../etc/passwd",
-  "/alice/../../config",
-  "/alice/../../../canary.txt",
-  "/%2e%2e/config",
-  "/%2E%2E/%2e%2e/config",
-  "/alice/%2e%2e/%2e%2e/canary.txt",
-  "/%252e%252e/config",
-  "/alice/%252e%252e/%252e%252e/config",
-  "/..%2fconfig",
-  "/..%2f..%2fcanary.txt",
-  "/alice/..%2f..%2fconfig",
-  "/%2e%2e%2fconfig",
-  "/alice%2f..%2f..%2fconfig",
-  "/..%5cconfig",
-  "/alice/..%5c..%5cconfig",
-  "/alice\\..\\..\\config",
-  "/%c0%ae%c0%ae/config",
-  "/%e0%80%ae%e0%80%ae/config",
-  "/%c0%af/config",
-  "/alice/%00/config",
-  "/alice%00/config",
-  "/%00",
-  "/alice/data/%00",
-  "/.%2e/config",
-  "/%2e./config",
-  "/alice/./../../config",
-  "/alice/.../config",
+// Traversal and encodings, each with every method. The server runs with --private-repos: `..` is
+// resolved by the URL layer before routing (RFC 3986), so a traversal that stays parseable lands on
+// another repository inside the data directory, which alice may not reach (401); one that does not
+// parse (an encoded slash or backslash, NUL, overlong UTF-8, `...`) is no repository at all (404).
+const PRIVATE = 401;
+const UNPARSED = 404;
+const traversal: [string, number][] = [
+  ["/..", PRIVATE],
+  ["/../", PRIVATE],
+  ["/../config", PRIVATE],
+  ["/../../../../etc/passwd", UNPARSED],
+  ["/alice/../../config", PRIVATE],
+  ["/alice/../../../canary.txt", UNPARSED],
+  ["/%2e%2e/config", PRIVATE],
+  ["/%2E%2E/%2e%2e/config", PRIVATE],
+  ["/alice/%2e%2e/%2e%2e/canary.txt", UNPARSED],
+  ["/%252e%252e/config", UNPARSED],
+  ["/alice/%252e%252e/%252e%252e/config", UNPARSED],
+  ["/..%2fconfig", UNPARSED],
+  ["/..%2f..%2fcanary.txt", UNPARSED],
+  ["/alice/..%2f..%2fconfig", UNPARSED],
+  ["/%2e%2e%2fconfig", UNPARSED],
+  ["/alice%2f..%2f..%2fconfig", UNPARSED],
+  ["/..%5cconfig", UNPARSED],
+  ["/alice/..%5c..%5cconfig", UNPARSED],
+  ["/alice\\..\\..\\config", PRIVATE], // the URL layer reads \ as /
+  ["/%c0%ae%c0%ae/config", UNPARSED],
+  ["/%e0%80%ae%e0%80%ae/config", UNPARSED],
+  ["/%c0%af/config", UNPARSED],
+  ["/alice/%00/config", UNPARSED],
+  ["/alice%00/config", UNPARSED],
+  ["/%00", UNPARSED],
+  ["/alice/data/%00", UNPARSED],
+  ["/.%2e/config", PRIVATE],
+  ["/%2e./config", PRIVATE],
+  ["/alice/./../../config", PRIVATE],
+  ["/alice/.../config", UNPARSED],
 ];
-for (const target of traversal) {
+for (const [target, expect] of traversal) {
   for (const method of ["GET", "HEAD", "POST", "DELETE"]) {
     add({
       name: `traversal ${method} ${target}`,
@@ -75,7 +69,7 @@ for (const target of traversal) {
       target,
       headers: [AUTH],
       body: method === "POST" ? "x" : undefined,
-      expect: REFUSED,
+      expect,
     });
   }
 }
@@ -139,7 +133,8 @@ for (
     method: "GET",
     target: `/alice/data/${name}`,
     headers: [AUTH],
-    expect: [404, 405], // `..` resolves to the repository root, where GET is not allowed
+    // `..` resolves to the repository root, where GET is not allowed.
+    expect: name === ".." || name === "%2e%2e" ? 405 : 404,
   });
 }
 
@@ -149,35 +144,35 @@ add({
   method: "GET",
   target: "/{REPEAT:a:65536}/config",
   headers: [AUTH],
-  expect: [0, 400, 404, 414, 431],
+  expect: 400,
 });
 add({
   name: "path of 64 KiB of ../",
   method: "GET",
   target: "/{REPEAT:../:21845}config",
   headers: [AUTH],
-  expect: [0, 400, 404, 414, 431],
+  expect: 400,
 });
 add({
   name: "path with 1000 folders",
   method: "GET",
   target: "/{REPEAT:d/:1000}config",
   headers: [AUTH],
-  expect: [0, 404, 414, 431],
+  expect: 404,
 });
 add({
   name: "header of 64 KiB",
   method: "GET",
   target: "/alice/config",
   headers: [AUTH, ["X-Big", "{REPEAT:b:65536}"]],
-  expect: [0, 200, 400, 404, 431],
+  expect: 400,
 });
 add({
   name: "header of 1 MiB",
   method: "GET",
   target: "/alice/config",
   headers: [AUTH, ["X-Big", "{REPEAT:b:1048576}"]],
-  expect: [0, 400, 431],
+  expect: 400,
 });
 add({
   name: "2000 headers",
@@ -185,12 +180,12 @@ add({
   target: "/alice/config",
   headers: [AUTH],
   manyHeaders: 2000,
-  expect: [0, 400, 431],
+  expect: 400,
 });
 add({
   name: "Authorization of 64 KiB",
   method: "GET",
   target: "/alice/config",
   headers: [["Authorization", "Basic {REPEAT:Q:65536}"]],
-  expect: [0, 400, 401, 431],
+  expect: 400,
 });

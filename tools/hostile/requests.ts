@@ -11,31 +11,31 @@ import { AUTH, type HostileCase } from "./case.ts";
 export const REQUEST_CASES: HostileCase[] = [];
 const add = (c: HostileCase): void => void REQUEST_CASES.push(c);
 // Range: many parts, negative, overflowing, malformed.
-const ranges: [string, number[]][] = [
-  ["bytes={REPEAT:0-1,:999}0-1", [200]],
-  ["bytes={REPEAT:0-1,:5000}0-1", [0, 200, 431]],
-  ["bytes=-5-10", [416]],
-  ["bytes=--5", [416]],
-  ["bytes=5--10", [416]],
-  ["bytes=-0", [416]],
-  ["bytes=99999999999999999999999-", [416]],
-  ["bytes=0-99999999999999999999999", [206]],
-  ["bytes=18446744073709551616-", [416]],
-  ["bytes=1e3-", [416]],
-  ["bytes=0x10-0x20", [416]],
-  ["bytes=10-5", [416]],
-  ["bytes=", [416]],
-  ["bytes", [416]],
-  ["bits=0-1", [416]],
-  ["bytes=0-1,x", [416]],
-  ["bytes=\u00000-1", [0, 400, 416]],
-  [" bytes = 0 - 1 ", [206, 416]],
-  ["bytes=0-0", [206]],
-  ["bytes=-1", [206]],
-  ["bytes=9999999-", [416]],
-  ["BYTES=0-1", [206]],
-  ["bytes=0-1;x", [416]],
-  ["bytes=0-1 2-3", [416]],
+const ranges: [string, number][] = [
+  ["bytes={REPEAT:0-1,:999}0-1", 200], // several ranges: the whole object
+  ["bytes={REPEAT:0-1,:5000}0-1", 200],
+  ["bytes=-5-10", 416],
+  ["bytes=--5", 416],
+  ["bytes=5--10", 416],
+  ["bytes=-0", 416],
+  ["bytes=99999999999999999999999-", 416],
+  ["bytes=0-99999999999999999999999", 206], // an end past the object is clipped
+  ["bytes=18446744073709551616-", 416],
+  ["bytes=1e3-", 416],
+  ["bytes=0x10-0x20", 416],
+  ["bytes=10-5", 416],
+  ["bytes=", 416],
+  ["bytes", 416],
+  ["bits=0-1", 416],
+  ["bytes=0-1,x", 416],
+  ["bytes=\u00000-1", 400], // a NUL in a header: the HTTP server refuses the request
+  [" bytes = 0 - 1 ", 206],
+  ["bytes=0-0", 206],
+  ["bytes=-1", 206],
+  ["bytes=9999999-", 416],
+  ["BYTES=0-1", 206],
+  ["bytes=0-1;x", 416],
+  ["bytes=0-1 2-3", 416],
 ];
 for (const [range, expect] of ranges) {
   add({
@@ -48,14 +48,15 @@ for (const [range, expect] of ranges) {
 }
 
 // Content-Length tricks on uploads.
-const lengths: [string, string, number[]][] = [
-  ["-1", "x", [0, 400]],
-  ["99999999999999999999999", "x", [0, 400]],
-  ["1e3", "x", [0, 400]],
-  ["0x10", "x", [0, 400]],
-  ["10, 10", "0123456789", [0, 400]],
-  ["+5", "12345", [0, 400]],
-  [" 5", "12345", [0, 400]],
+// A length that is not one number: the HTTP server refuses the request.
+const lengths: [string, string, number][] = [
+  ["-1", "x", 400],
+  ["99999999999999999999999", "x", 400],
+  ["1e3", "x", 400],
+  ["0x10", "x", 400],
+  ["10, 10", "0123456789", 400],
+  ["+5", "12345", 400],
+  [" 5", "12345", 400],
 ];
 for (const [length, body, expect] of lengths) {
   add({
@@ -73,7 +74,7 @@ add({
   target: "/alice/keys/{ID}",
   headers: [AUTH, ["Content-Length", "5"], ["Transfer-Encoding", "chunked"]],
   body: "0\r\n\r\n",
-  expect: [0, 400],
+  expect: 400,
 });
 add({
   name: "chunked with a bad chunk size",
@@ -81,7 +82,7 @@ add({
   target: "/alice/keys/{ID}",
   headers: [AUTH, ["Transfer-Encoding", "chunked"]],
   body: "zz\r\nxx\r\n0\r\n\r\n",
-  expect: [0, 400],
+  expect: 0, // the HTTP server hangs up,
 });
 add({
   name: "upload with a wrong hash",
@@ -89,7 +90,7 @@ add({
   target: "/alice/keys/" + "0".repeat(64),
   headers: [AUTH],
   body: "not zeros",
-  expect: [400],
+  expect: 400,
 });
 add({
   name: "upload of 1 MiB with a wrong hash",
@@ -97,7 +98,7 @@ add({
   target: "/alice/data/" + "1".repeat(64),
   headers: [AUTH],
   body: ["z", 1048576],
-  expect: [400],
+  expect: 400,
 });
 add({
   name: "config upload over the existing one",
@@ -105,7 +106,7 @@ add({
   target: "/alice/config",
   headers: [AUTH],
   body: "evil config",
-  expect: [403],
+  expect: 403,
 });
 
 // Methods.
@@ -128,14 +129,14 @@ for (
     method,
     target: "/alice/data/{ID}",
     headers: [AUTH],
-    expect: [400, 405],
+    expect: 405,
   });
   add({
     name: `method ${method} on a listing`,
     method,
     target: "/alice/data/",
     headers: [AUTH],
-    expect: [400, 405],
+    expect: 405,
   });
 }
 add({
@@ -143,21 +144,21 @@ add({
   method: "CONNECT",
   target: "127.0.0.1:22",
   headers: [AUTH],
-  expect: [0, 400, 401, 404, 405],
+  expect: 401, // authentication comes first,
 });
 add({
   name: "absolute-form target",
   method: "GET",
   target: "http://evil.example/alice/config",
   headers: [AUTH],
-  expect: [200, 400, 404],
+  expect: 200, // the host part is ignored,
 });
 add({
   name: "asterisk target",
   method: "OPTIONS",
   target: "*",
   headers: [AUTH],
-  expect: [0, 400, 404, 405],
+  expect: 404,
 });
 
 // Bodies where none belongs.
@@ -167,7 +168,7 @@ add({
   target: "/alice/data/{ID}",
   headers: [AUTH],
   body: "unexpected",
-  expect: [200],
+  expect: 200,
 });
 add({
   name: "HEAD with a body",
@@ -175,7 +176,7 @@ add({
   target: "/alice/data/{ID}",
   headers: [AUTH],
   body: "unexpected",
-  expect: [0, 200, 400],
+  expect: 200,
 });
 add({
   name: "DELETE with a 1 MiB body",
@@ -183,7 +184,7 @@ add({
   target: "/alice/locks/" + "2".repeat(64),
   headers: [AUTH],
   body: ["d", 1048576],
-  expect: [200],
+  expect: 200,
 });
 add({
   name: "create without ?create=true",
@@ -191,10 +192,10 @@ add({
   target: "/alice/",
   headers: [AUTH],
   body: "x",
-  expect: [400],
+  expect: 400,
 });
 
-// Malformed Basic auth: always 401.
+// Malformed Basic auth: 401.
 const auths = [
   "",
   "Basic",
@@ -223,7 +224,8 @@ for (const value of auths) {
     method: "GET",
     target: "/alice/config",
     headers: value === "" ? [] : [["Authorization", value]],
-    expect: [0, 400, 401],
+    // A NUL in a header: the HTTP server refuses the request before anyone reads it.
+    expect: value.includes("\u0000") ? 400 : 401,
   });
 }
 add({
@@ -231,5 +233,5 @@ add({
   method: "GET",
   target: "/alice/config",
   headers: [AUTH, ["Authorization", "Basic ZXZlOnNlY3JldA=="]],
-  expect: [400, 401],
+  expect: 401,
 });
