@@ -22,6 +22,7 @@ import {
   type Scale,
 } from "./scenarios.ts";
 import { type ServerKind, startServer } from "./servers.ts";
+import { loginRounds } from "./logins.ts";
 import { storeRounds } from "./store.ts";
 import type { Tools } from "./tools.ts";
 
@@ -201,7 +202,8 @@ async function millionRounds(tools: Tools, scale: Scale, dir: string): Promise<S
  * @param tools The instruments and peers.
  * @param scale Sizes and rounds.
  * @param dir Scratch space.
- * @param only Scenario labels (or `idle`, `restic`, `million`) to run; all when absent.
+ * @param only Scenario labels (or `idle`, `restic`, `million`, `store`, `logins`) to run; all
+ *   when absent.
  * @returns Every sample.
  */
 export async function runAll(
@@ -211,7 +213,7 @@ export async function runAll(
   only?: string[],
 ): Promise<Sample[]> {
   const scenarioLabels = withNeeds(
-    only?.filter((l) => !["idle", "restic", "million", "store"].includes(l)),
+    only?.filter((l) => !["idle", "restic", "million", "store", "logins"].includes(l)),
   );
   return [
     ...(only && scenarioLabels?.length === 0
@@ -220,6 +222,7 @@ export async function runAll(
     ...(wanted(only, "idle") ? await idleEmpty(tools, scale, dir) : []),
     ...(wanted(only, "restic") ? await resticRounds(tools, scale, dir) : []),
     ...(wanted(only, "million") ? await millionRounds(tools, scale, dir) : []),
+    ...(wanted(only, "logins") ? await loginRounds(tools, scale, dir) : []),
     ...(wanted(only, "store") && tools.swift && tools.rclone
       ? await storeRounds(tools.restbench!, scale)
       : []),

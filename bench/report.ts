@@ -144,6 +144,10 @@ export const TARGETS: Target[] = [
   ]
     .map((row) => relative(row, "rclone", 1.0, true)),
   relative("store list v2 s", "rclone", 1.0, false),
+  absolute("password flood: real user p50 ms", 10, "ms", "restic-rest+auth+log"),
+  absolute("password flood: real user max ms", 100, "ms", "restic-rest+auth+log"),
+  absolute("name flood: real user p50 ms", 10, "ms", "restic-rest+auth+log"),
+  absolute("name flood: RSS growth MiB", 32, "MiB", "restic-rest+auth+log"),
   {
     row: "small-c32 req/s",
     text: "+auth+log ≥ 0.9× no auth",
