@@ -316,7 +316,7 @@ export function createApp(options: AppOptions): AppHandler {
         options.trustedProxies ?? null,
       ),
       fromTrustedProxy: info?.remoteAddr.transport === "unix" ||
-        (options.trustedProxies?.trusts(socket) ?? false),
+        (options.trustedProxies?.any === true && options.trustedProxies.trusts(socket)),
     };
     let response: Response;
     let reason = "";

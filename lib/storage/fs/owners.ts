@@ -8,7 +8,7 @@
  * @module
  */
 
-import { basename, dirname, join, syncDir } from "../../base/fs_util.ts";
+import { basename, dirname, existsSync, join, syncDir } from "../../base/fs_util.ts";
 import { TEMP_FILE_PREFIX } from "../../base/restic.ts";
 import { regularFile } from "./folders.ts";
 
@@ -78,8 +78,11 @@ export function readOwner(lockPath: string): string | null {
  * @param lockPath The lock's path.
  */
 export function removeOwner(lockPath: string): void {
+  const path = ownerFileOf(lockPath);
+  // Most locks have none (no authentication): a lookup costs less than a failing unlink.
+  if (!existsSync(path)) return;
   try {
-    Deno.removeSync(ownerFileOf(lockPath));
+    Deno.removeSync(path);
   } catch (err) {
     if (!(err instanceof Deno.errors.NotFound)) throw err;
   }
