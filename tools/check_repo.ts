@@ -18,16 +18,43 @@ const ROOT = new URL("..", import.meta.url).pathname;
 
 /** Each check returns the problems it found. */
 const CHECKS: [string, () => Promise<string[]> | string[]][] = [
-  ["tasks run with the compiled binary's permissions and V8 flags", () => {
+  ["every way to run the program uses the compiled binary's permissions and V8 flags", async () => {
     const problems: string[] = [];
-    for (const task of ["serve", "install"] as const) {
-      const words = denoJson.tasks[task].split(" ");
+    // tools/install.ts imports the lists; these two repeat them.
+    const runners: [string, string][] = [
+      ["deno task serve", denoJson.tasks.serve],
+      ["bin/restic-rest.cjs", await Deno.readTextFile(`${ROOT}bin/restic-rest.cjs`)],
+    ];
+    for (const [where, text] of runners) {
+      const uses = where === "deno task serve"
+        ? (flag: string) => text.split(" ").includes(flag)
+        : (flag: string) => text.includes(`"${flag}"`);
       for (const flag of [...PERMISSIONS, ...RUNTIME_FLAGS]) {
-        if (!words.includes(flag)) problems.push(`deno task ${task} lacks ${flag}`);
+        if (!uses(flag)) problems.push(`${where} lacks ${flag}`);
       }
-      if (words.includes("-A") || words.includes("--allow-all")) {
-        problems.push(`deno task ${task} allows everything`);
+      if (/(^|\s|")(-A|--allow-all)(\s|"|$)/.test(text)) {
+        problems.push(`${where} allows everything`);
       }
+    }
+    return problems;
+  }],
+  ["the npm package matches deno.json: version and dependencies", async () => {
+    const pkg = JSON.parse(await Deno.readTextFile(`${ROOT}package.json`));
+    const problems: string[] = [];
+    if (pkg.version !== denoJson.version) {
+      problems.push(`package.json is ${pkg.version}, deno.json ${denoJson.version}`);
+    }
+    const imports = denoJson.imports as Record<string, string>;
+    for (const [name, specifier] of Object.entries(imports)) {
+      const pinned = /^npm:(.+)@([^@]+)$/.exec(specifier)?.[2];
+      if (pkg.dependencies?.[name] !== pinned) {
+        problems.push(`package.json should depend on ${name} ${pinned}`);
+      }
+    }
+    const ci = await Deno.readTextFile(`${ROOT}.ci/run`);
+    const pinnedDeno = /DENO_VERSION=(\S+)/.exec(ci)?.[1];
+    if (pkg.peerDependencies?.deno !== pinnedDeno) {
+      problems.push(`package.json should need deno ${pinnedDeno}, the version .ci/run installs`);
     }
     return problems;
   }],

@@ -120,16 +120,18 @@ export interface CommandResult {
   stderr: string;
 }
 
-/** Runs a command to the end, feeding it `stdin`. */
+/** Runs a command to the end, feeding it `stdin`; with `clearEnv`, `env` is all it gets. */
 export async function runCommand(
   command: string,
   args: string[],
   stdin = "",
   env?: Record<string, string>,
+  clearEnv = false,
 ): Promise<CommandResult> {
   const child = new Deno.Command(command, {
     args,
     env,
+    clearEnv,
     stdin: "piped",
     stdout: "piped",
     stderr: "piped",
