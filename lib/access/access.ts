@@ -69,10 +69,13 @@ export interface AccessRules {
   policy: AccessPolicy | null;
 }
 
-/** What a user may do in a repository, or why not at all. */
+/** What a user may do in a repository (and which setting says so), or why not at all. */
 export type AccessDecision =
-  | { ok: true; mode: AccessMode }
+  | { ok: true; mode: AccessMode; source: AccessSource }
   | { ok: false; status: 401 | 403; reason: string };
+
+/** The setting that gave a mode: the flag, the policy file, or nothing (full access). */
+export type AccessSource = "--append-only" | "the policy file" | "the default";
 
 /**
  * Decides what a user may do in a repository. The repository is the parsed
@@ -91,7 +94,8 @@ export function decideAccess(
   repo: RepoPath,
 ): AccessDecision {
   const flagMode: AccessMode = rules.appendOnly ? "append-only" : "full";
-  if (user === null) return { ok: true, mode: flagMode };
+  const flagSource: AccessSource = rules.appendOnly ? "--append-only" : "the default";
+  if (user === null) return { ok: true, mode: flagMode, source: flagSource };
   if (rules.privateRepos && repo[0] !== user) {
     return {
       ok: false,
@@ -102,9 +106,15 @@ export function decideAccess(
   if (rules.policy) {
     const mode = rules.policy.modeFor(user, repo);
     if (mode === null) {
-      return { ok: false, status: 403, reason: `the policy gives "${user}" no access here` };
+      return {
+        ok: false,
+        status: 403,
+        reason: `the policy file gives "${user}" no rule for this path`,
+      };
     }
-    return { ok: true, mode: rules.appendOnly && mode === "full" ? "append-only" : mode };
+    return rules.appendOnly && mode === "full"
+      ? { ok: true, mode: "append-only", source: "--append-only" }
+      : { ok: true, mode, source: "the policy file" };
   }
-  return { ok: true, mode: flagMode };
+  return { ok: true, mode: flagMode, source: flagSource };
 }

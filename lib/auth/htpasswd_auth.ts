@@ -48,6 +48,14 @@ function sameStamp(a: FileStamp | null, b: FileStamp): boolean {
   return a !== null && a.mtime === b.mtime && a.size === b.size && a.ino === b.ino;
 }
 
+/** The flag that points `user add` at this file: `--path DIR` for the usual name. */
+function whereFlag(file: string): string {
+  const name = "/.htpasswd";
+  return file.endsWith(name)
+    ? `--path ${file.slice(0, -name.length) || "/"}`
+    : `--htpasswd-file ${file}`;
+}
+
 /** The users of a password file, and the entry an unknown name is checked against. */
 interface UserTable {
   users: Map<string, string>;
@@ -123,7 +131,10 @@ export class HtpasswdAuth implements Authenticator {
       if (err instanceof Deno.errors.NotFound) {
         throw new ConfigError(
           `Cannot start without users: ${options.file} does not exist. ` +
-            `Create a user with "restic-rest user add NAME", or pass --no-auth to serve without authentication`,
+            `Create one with "restic-rest user add NAME ${
+              whereFlag(options.file)
+            }", or pass --no-auth ` +
+            "to serve without authentication",
         );
       }
       throw new ConfigError(
@@ -135,7 +146,9 @@ export class HtpasswdAuth implements Authenticator {
     if (parsed.users.size === 0) {
       throw new ConfigError(
         `Cannot start without users: ${options.file} has no usable entry. ` +
-          `Create a user with "restic-rest user add NAME", or pass --no-auth`,
+          `Create one with "restic-rest user add NAME ${
+            whereFlag(options.file)
+          }", or pass --no-auth`,
       );
     }
     auth.#table = userTable(parsed.users);

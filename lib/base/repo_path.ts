@@ -103,6 +103,39 @@ export function parseTarget(pathname: string): Target | null {
 }
 
 /**
+ * Why a path does not parse, in words a client can act on (for the answer's
+ * body and the log); call it only for a path {@link parseTarget} refused.
+ *
+ * @param pathname The request path, still percent-encoded.
+ * @returns One short sentence.
+ */
+export function explainUnparsed(pathname: string): string {
+  const segments = pathname.slice(1).split("/").map((raw) => decodeSegment(raw));
+  if (segments.some((s) => s === null)) return "the path is not valid percent-encoding";
+  const parts = segments as string[];
+  const last = parts.at(-1) ?? "";
+  const parent = parts.at(-2);
+  if (last !== "" && last !== CONFIG_NAME && parent !== undefined && isObjectType(parent)) {
+    return "an object's name is 64 lowercase hex digits, its SHA-256";
+  }
+  const folders = last === "" || last === CONFIG_NAME ? parts.slice(0, -1) : parts;
+  if (last !== "" && last !== CONFIG_NAME && !(parent !== undefined && isObjectType(parent))) {
+    return "the path ends in neither config, / nor an object in data, index, keys, locks or snapshots";
+  }
+  const repo = last === "" && parent !== undefined && isObjectType(parent)
+    ? folders.slice(0, -1)
+    : folders;
+  if (repo.some((s) => isObjectType(s) || s === CONFIG_NAME)) {
+    return "data, index, keys, locks, snapshots and config are restic's own names, never a repository folder";
+  }
+  if (repo.some((s) => s.startsWith("."))) return "folders starting with a dot are never served";
+  if (repo.length > MAX_REPO_DEPTH) {
+    return `repositories lie at most ${MAX_REPO_DEPTH} folders deep`;
+  }
+  return "a folder name in the path is empty, too long or holds a character no folder may hold";
+}
+
+/**
  * Formats a repository path for logs and metric labels.
  *
  * @param repo Validated repository segments.

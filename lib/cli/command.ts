@@ -21,6 +21,7 @@ import {
 } from "./options.ts";
 import type { UserCommand } from "./user_command.ts";
 import { VERSION } from "../base/version.ts";
+import { explainArgsError } from "./mistakes.ts";
 
 /** What the user asked the program to do. */
 export type Command =
@@ -54,17 +55,26 @@ function usage(): string {
 
 /**
  * Rewrites rest-server's (pflag's) spellings that `parseArgs` does not take:
- * `--flag=true|false` for switches and `-v` for the version.
+ * `--flag=true|false` for switches and `-v` for the version; and a value
+ * that starts with a dash (`--stale-after -5h`) is joined to its flag, so
+ * that it reaches the flag's own check instead of being taken for a flag.
  */
 function normaliseArgs(args: string[]): { args: string[]; explicitFalse: Set<string> } {
-  const switches = new Set(optionEntries().filter(([, o]) => !o.takes).map(([, o]) => o.flag));
+  const entries = optionEntries().map(([, o]) => o);
+  const switches = new Set(entries.filter((o) => !o.takes).map((o) => o.flag));
+  const valued = new Set(entries.filter((o) => o.takes).map((o) => o.flag));
   const explicitFalse = new Set<string>();
   const out: string[] = [];
-  for (const arg of args) {
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i];
     const match = /^--([a-z-]+)=(.*)$/.exec(arg);
+    const next = args[i + 1];
     if (match && switches.has(match[1])) {
       if (parseBoolean(`--${match[1]}`, match[2])) out.push(`--${match[1]}`);
       else explicitFalse.add(match[1]);
+    } else if (valued.has(arg.slice(2)) && next !== undefined && /^-[^-]/.test(next)) {
+      out.push(`${arg}=${next}`);
+      i++;
     } else out.push(arg === "-v" ? "--version" : arg);
   }
   return { args: out, explicitFalse };
@@ -99,8 +109,8 @@ function argvTexts(args: string[]): { texts: Map<string, string>; positionals: s
       strict: true,
     });
   } catch (err) {
-    const message = err instanceof Error ? err.message : String(err);
-    throw new ConfigError(`Cannot read the command line: ${message.split("\n")[0]}`);
+    const known = optionEntries().map(([, o]) => o.flag);
+    throw new ConfigError(explainArgsError(err, known, "restic-rest serve"));
   }
   const texts = new Map<string, string>();
   for (const [flag, value] of Object.entries(parsed.values)) {
@@ -195,8 +205,8 @@ function parseUserCommand(args: string[], env: Record<string, string | undefined
       strict: true,
     });
   } catch (err) {
-    const message = err instanceof Error ? err.message : String(err);
-    throw new ConfigError(`Cannot read the command line: ${message.split("\n")[0]}`);
+    const known = ["path", "htpasswd-file", "password-stdin", "help"];
+    throw new ConfigError(explainArgsError(err, known, "restic-rest user"));
   }
   const { values, positionals } = parsed;
   if (values.help) return { kind: "help", text: usage() };

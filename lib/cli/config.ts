@@ -11,7 +11,7 @@ import { ConfigError } from "../base/errors.ts";
 import { join } from "../base/fs_util.ts";
 import type { OptionKey, ServeOptions } from "./options.ts";
 import type { StorageChoice } from "../storage/choice.ts";
-import { isS3Url, parseS3Url } from "./location.ts";
+import { checkLocation, isS3Url, parseS3Url } from "./location.ts";
 
 /** Everything `serve` needs to run. */
 export type ServeConfig =
@@ -113,6 +113,7 @@ function storageChoice(options: ServeOptions): StorageChoice {
  * @throws {ConfigError} Naming the first conflict and how to fix it.
  */
 export function buildServeConfig(options: ServeOptions, facts: GivenOptions): ServeConfig {
+  checkLocation(options.dataDir);
   for (const [conflicts, message] of FLAG_CHECKS) {
     if (conflicts(options, facts)) throw new ConfigError(message);
   }

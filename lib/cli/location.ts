@@ -12,6 +12,41 @@ import type { S3Location } from "../storage/choice.ts";
 
 const BUCKET_PATTERN = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$|^[A-Za-z0-9._-]{1,255}$/;
 
+/** Other programs' repository schemes, which restic-rest does not serve. */
+const OTHER_SCHEMES = /^(?:sftp|rest|rclone|b2|azure|gs|swift|local|file|http|https|ftp):/i;
+
+/**
+ * Refuses a location that looks like another kind of URL rather than a
+ * folder: `s3://…` (restic writes `s3:…`), a scheme in capitals, or another
+ * program's scheme. A folder whose name holds a colon can be given as
+ * `./name:…`.
+ *
+ * @param location The DIR argument or `--path`.
+ * @throws {ConfigError} Naming the location and the syntax that works.
+ */
+export function checkLocation(location: string): void {
+  const s3 = "s3:https://HOST[:PORT]/BUCKET[/PREFIX]";
+  if (/^s3:\/\//i.test(location)) {
+    throw new ConfigError(
+      `Cannot use "${location.replace(/@.*$/, "@…")}": restic's syntax is ${s3} ` +
+        "(AWS: s3:s3.amazonaws.com/BUCKET/PREFIX)",
+    );
+  }
+  if (/^s3:/i.test(location) && !location.startsWith("s3:")) {
+    throw new ConfigError(
+      `Cannot use "${location.split("@")[0]}": write the scheme in lower case, ${s3}`,
+    );
+  }
+  const other = OTHER_SCHEMES.exec(location);
+  if (other) {
+    throw new ConfigError(
+      `Cannot serve "${location.split("@")[0]}": restic-rest serves a folder or an S3-compatible ` +
+        `store (Swift, MinIO, Ceph, B2 and R2 speak S3): give a folder or ${s3}` +
+        " (for a folder with a colon in its name, start it with ./)",
+    );
+  }
+}
+
 /**
  * Tells whether a data location names an object store.
  *

@@ -47,8 +47,33 @@ async function askPassword(command: UserCommand, io: UserCommandIo): Promise<str
   const first = await io.readSecret(`Password for ${command.name}: `);
   if (!first) throw new ConfigError("Cannot add a user with an empty password");
   const second = await io.readSecret("Repeat the password: ");
+  if (second === null) {
+    throw new ConfigError(
+      "Cannot read the password twice from a pipe: pass it once with --password-stdin, as in " +
+        `echo "$PASSWORD" | restic-rest user add ${command.name} --password-stdin`,
+    );
+  }
   if (first !== second) throw new ConfigError("Cannot add the user: the passwords differ");
   return first;
+}
+
+/** Writes the users' file, or says in one line why it cannot be written. */
+async function writeOrExplain(file: string, write: () => Promise<void>): Promise<void> {
+  try {
+    await write();
+  } catch (err) {
+    const code = (err as { code?: string }).code;
+    const why = err instanceof Deno.errors.PermissionDenied || code === "EACCES"
+      ? "permission denied"
+      : code === "EROFS"
+      ? "the file system is read-only"
+      : err instanceof Deno.errors.NotFound
+      ? "a folder above it is missing"
+      : (err as Error).message.replace(/ \(os error \d+\).*$/, "");
+    throw new ConfigError(
+      `Cannot write "${file}": ${why}; run as the user that owns it, or give --path DIR (or --htpasswd-file FILE)`,
+    );
+  }
 }
 
 /**
@@ -72,13 +97,18 @@ export async function runUserCommand(command: UserCommand, io: UserCommandIo): P
   const exists = parseHtpasswd(text).users.has(name);
   if (command.action === "remove") {
     if (!exists) throw new ConfigError(`Cannot remove user "${name}": not in ${file}`);
-    await writeFileAtomic(file, updateHtpasswd(text, name, null), 0o600);
+    await writeOrExplain(
+      file,
+      () => writeFileAtomic(file, updateHtpasswd(text, name, null), 0o600),
+    );
     io.out(`removed user ${name} from ${file}`);
     return;
   }
   const password = await askPassword(command, io);
-  await ensureDir(dirname(file), 0o700);
-  await writeFileAtomic(file, updateHtpasswd(text, name, hashPassword(password)), 0o600);
+  await writeOrExplain(file, async () => {
+    await ensureDir(dirname(file), 0o700);
+    await writeFileAtomic(file, updateHtpasswd(text, name, hashPassword(password)), 0o600);
+  });
   io.out(`${exists ? "changed the password of" : "added"} user ${name} in ${file}`);
 }
 

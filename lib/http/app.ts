@@ -15,7 +15,8 @@ import { errorToResponse, HttpError } from "./errors.ts";
 import { STATUS_CODE } from "./status_codes.ts";
 import type { Logger } from "../base/log.ts";
 import { type Metrics, METRICS_MEDIA_TYPE } from "../status/metrics.ts";
-import { parseTarget, type RepoPath } from "../base/repo_path.ts";
+import { explainUnparsed, parseTarget, type RepoPath } from "../base/repo_path.ts";
+import { RefusalLog } from "./refusals.ts";
 import { createRouter } from "./router.ts";
 import { type StatusFormat, statusFormat, type StatusPage } from "../status/page.ts";
 import type { Viewer } from "../status/report.ts";
@@ -137,10 +138,10 @@ async function authenticate(
         { "retry-after": String(result.retryAfterSeconds) },
       );
     case "refused":
-      if (result.checked) {
-        log.warn(`failed login for user "${result.user}" from ${caller.address}: ${result.reason}`);
-      }
-      throw unauthorized(result.reason);
+      if (!result.checked) throw unauthorized(result.reason);
+      log.warn(`failed login for user "${result.user}" from ${caller.address}: ${result.reason}`);
+      // Whether the user exists is not the client's to know.
+      throw unauthorized("wrong user name or password");
   }
 }
 
@@ -155,9 +156,14 @@ function onlyGet(request: Request, path: string): void {
 async function health({ options }: Pipeline, request: Request): Promise<Response> {
   onlyGet(request, "/healthz");
   const inventory = (options.inventoryComplete?.() ?? true) ? "complete" : "counting";
-  return (await options.storage.health()).ok
+  const health = await options.storage.health();
+  return health.ok
     ? json(STATUS_CODE.OK, { status: "ok", inventory })
-    : json(STATUS_CODE.ServiceUnavailable, { status: "unavailable", inventory });
+    : json(STATUS_CODE.ServiceUnavailable, {
+      status: "unavailable",
+      reason: health.detail,
+      inventory,
+    });
 }
 
 async function serveMetrics(
@@ -241,7 +247,7 @@ async function dispatch(
   await authenticate(pipeline, request, caller);
   const target = parseTarget(url.pathname);
   if (target === null) {
-    throw new HttpError(STATUS_CODE.NotFound, "the path names no repository, type or object");
+    throw new HttpError(STATUS_CODE.NotFound, explainUnparsed(url.pathname));
   }
   if (options.status && target.kind === "repo") {
     const format = statusFormat(request);
@@ -254,6 +260,7 @@ async function dispatch(
     request,
     target,
     access: decision.mode,
+    accessSource: decision.source,
     user: caller.user,
     get signal() {
       return signal();
@@ -305,6 +312,7 @@ function logRequest(
 export function createApp(options: AppOptions): AppHandler {
   const pipeline: Pipeline = { options, route: createRouter(createHandlers(options)) };
   const { log } = options;
+  const refusals = new RefusalLog(log);
   return async function handle(request: Request, info?: ConnectionInfo): Promise<Response> {
     const url = new URL(request.url);
     const socket = socketAddress(info);
@@ -325,6 +333,16 @@ export function createApp(options: AppOptions): AppHandler {
     } catch (err) {
       ({ response, reason } = errorToResponse(err));
       if (response.status >= 500) log.error(`${request.method} ${url.pathname}: ${reason}`);
+    }
+    if (response.status === 403 || response.status === 404) {
+      refusals.note({
+        method: request.method,
+        path: url.pathname,
+        status: response.status,
+        reason,
+        user: caller.user,
+        address: caller.address,
+      });
     }
     logRequest(log, request, url, { response, reason, user: caller.user, address: caller.address });
     return response;

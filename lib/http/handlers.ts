@@ -7,6 +7,7 @@
 
 import {
   type AccessMode,
+  type AccessSource,
   mayCreateRepo,
   mayDelete,
   mayDeleteRepo,
@@ -35,6 +36,8 @@ export interface RequestContext {
   target: Target;
   /** What this user may do in this repository. */
   access: AccessMode;
+  /** Which setting gave that mode, for the reason of a refusal. */
+  accessSource: AccessSource;
   /** The authenticated user, or `null` without authentication. */
   user: string | null;
   /** Aborted when the client went away before its response was sent. */
@@ -86,6 +89,15 @@ function objectRef(target: Target): ObjectRef {
   throw new Error(`Cannot make an object reference from a ${target.kind} target`);
 }
 
+/** A refusal that names the mode and the setting that gave it. */
+function refusedBy(ctx: RequestContext, what: string): HttpError {
+  const who = ctx.user === null ? "nobody" : `"${ctx.user}"`;
+  return new HttpError(
+    STATUS_CODE.Forbidden,
+    `${who} may not ${what} here: ${ctx.access} by ${ctx.accessSource}`,
+  );
+}
+
 function ok(): Response {
   return new Response(null, { status: STATUS_CODE.OK });
 }
@@ -102,15 +114,13 @@ function count(
   }
 }
 
-async function createRepo(
-  { storage }: HandlerDeps,
-  { request, target, access, signal }: RequestContext,
-): Promise<Response> {
+async function createRepo({ storage }: HandlerDeps, ctx: RequestContext): Promise<Response> {
+  const { request, target, access, signal } = ctx;
   if (new URL(request.url).searchParams.get("create") !== "true") {
     throw new HttpError(STATUS_CODE.BadRequest, "POST on a repository needs ?create=true");
   }
   if (!mayCreateRepo(access)) {
-    throw new HttpError(STATUS_CODE.Forbidden, `Cannot create a repository in ${access} mode`);
+    throw refusedBy(ctx, "create a repository");
   }
   await storage.createRepo(target.repo, { signal: signal });
   return ok();
@@ -143,8 +153,9 @@ async function hasFreshLock(
 /** `DELETE {repo}/`: removes a whole repository, when the server and the user's rights allow. */
 async function deleteRepo(
   { storage, log, allowRepoDelete, now = Date.now }: HandlerDeps,
-  { target, access, user, signal }: RequestContext,
+  ctx: RequestContext,
 ): Promise<Response> {
+  const { target, access, user, signal } = ctx;
   const where = formatRepo(target.repo);
   if (!allowRepoDelete) {
     throw new HttpError(
@@ -153,7 +164,7 @@ async function deleteRepo(
     );
   }
   if (!mayDeleteRepo(access)) {
-    throw new HttpError(STATUS_CODE.Forbidden, `Cannot delete a repository in ${access} mode`);
+    throw refusedBy(ctx, "delete a repository");
   }
   if (await hasFreshLock(storage, target.repo, signal, now())) {
     throw new HttpError(STATUS_CODE.Conflict, `${where} holds a lock younger than 30 minutes`);
@@ -216,7 +227,7 @@ async function saveObject(deps: HandlerDeps, ctx: RequestContext): Promise<Respo
   const { request, target, access, signal } = ctx;
   const ref = objectRef(target);
   if (!mayWrite(access, ref.type)) {
-    throw new HttpError(STATUS_CODE.Forbidden, `Cannot store ${ref.type} in ${access} mode`);
+    throw refusedBy(ctx, `store ${ref.type}`);
   }
   const contentLength = parseContentLength(request);
   const body = await uploadBody(request, contentLength, deps.idleTimeoutMs);
@@ -254,12 +265,13 @@ async function deleteObject(deps: HandlerDeps, ctx: RequestContext): Promise<Res
   const { target, access, signal } = ctx;
   const ref = objectRef(target);
   if (!mayDelete(access, ref.type)) {
-    throw new HttpError(STATUS_CODE.Forbidden, `Cannot delete ${ref.type} in ${access} mode`);
+    throw refusedBy(ctx, `delete ${ref.type}`);
   }
   if (ref.type === "locks" && !(await mayDeleteLock(deps, ctx, { ...ref, type: "locks" }))) {
     throw new HttpError(
       STATUS_CODE.Forbidden,
-      `Cannot delete another user's lock in ${access} mode: only its owner or a user with full rights may`,
+      `${ctx.user} may not delete another user's lock (${access} here, by ${ctx.accessSource}): ` +
+        "only its owner or a user with full rights may",
     );
   }
   const removed = await deps.storage.remove(ref, { signal: signal });

@@ -8,6 +8,7 @@
  */
 
 import type { ServeConfig } from "../cli/config.ts";
+import { ConfigError } from "../base/errors.ts";
 import { chooseFront } from "../front/mod.ts";
 import type { Front } from "../front/types.ts";
 import { statusResponse } from "../http/errors.ts";
@@ -113,7 +114,7 @@ export async function serve(config: ServeConfig): Promise<number> {
   const { debug, accessLog } = config;
   const log = createLogger({
     debug,
-    writeAccess: accessLog === null ? undefined : openAccessLog(accessLog),
+    writeAccess: accessLog === null ? undefined : openAccessLogOrExplain(accessLog),
   });
   const server = await startServer(config, log);
   const stop = (): void => {
@@ -126,4 +127,20 @@ export async function serve(config: ServeConfig): Promise<number> {
   }
   await server.finished;
   return 0;
+}
+
+/** The access log's sink, or one line that says why it cannot be opened. */
+function openAccessLogOrExplain(file: string): (line: string) => void {
+  try {
+    return openAccessLog(file);
+  } catch (err) {
+    const why = err instanceof Deno.errors.NotFound
+      ? "its folder does not exist"
+      : err instanceof Deno.errors.PermissionDenied
+      ? "permission denied"
+      : (err as Error).message;
+    throw new ConfigError(
+      `Cannot open the access log "${file}": ${why}; create its folder, or give --log - for stdout`,
+    );
+  }
 }

@@ -84,10 +84,28 @@ async function loadPolicy(config: ServeConfig): Promise<Policy | null> {
 
 async function readTls(config: ServeConfig): Promise<TlsMaterial | null> {
   if (config.tls === null) return null;
-  return {
-    cert: await readFileFor(config.tls.certFile, "TLS certificate"),
-    key: await readFileFor(config.tls.keyFile, "TLS key"),
-  };
+  const { certFile, keyFile } = config.tls;
+  const cert = await readFileFor(certFile, "TLS certificate");
+  const key = await readFileFor(keyFile, "TLS key");
+  const isKey = (pem: string) => /-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(pem);
+  const isCert = (pem: string) => pem.includes("-----BEGIN CERTIFICATE-----");
+  if (isKey(cert) && isCert(key)) {
+    throw new ConfigError(
+      `Cannot use the TLS files: "${certFile}" holds a key and "${keyFile}" a certificate; ` +
+        "swap --tls-cert and --tls-key",
+    );
+  }
+  if (!isCert(cert)) {
+    throw new ConfigError(
+      `Cannot use --tls-cert "${certFile}": no PEM certificate in it (-----BEGIN CERTIFICATE-----)`,
+    );
+  }
+  if (!isKey(key)) {
+    throw new ConfigError(
+      `Cannot use --tls-key "${keyFile}": no PEM private key in it (-----BEGIN PRIVATE KEY-----)`,
+    );
+  }
+  return { cert, key };
 }
 
 /** The storage stack: the medium, the inventory it keeps, and the limits when there are any. */
@@ -192,11 +210,16 @@ export async function wire(config: ServeConfig, log: Logger): Promise<Wiring> {
     appendOnly: config.appendOnly,
     privateRepos: config.privateRepos,
   }));
+  const writable = await storage.health();
   const startupLines = [
     `restic-rest ${VERSION}`,
     auth ? `authentication: ${auth.description}` : "authentication disabled (--no-auth)",
     await describeStorage(config.storage),
     ...storageLines,
+    ...(writable.ok ? [] : [
+      `warning: the storage takes no writes (${writable.detail}): restic can list, read and ` +
+      "restore; backups, creates and deletes answer 507 and /healthz 503 until it does",
+    ]),
     ...flagLines(config, metrics, policy),
   ];
   const buildInventory = () => countStored(storage, inventory, config.maxSize);

@@ -125,6 +125,7 @@ export type StorageErrorCode =
   | "IncompleteBody"
   | "Timeout"
   | "NoSpace"
+  | "ReadOnly"
   | "QuotaExceeded"
   | "Unavailable"
   | "Io";

@@ -28,9 +28,38 @@ export const SWIFT_HERE = await succeeds("/usr/bin/python3", ["-c", "import swif
 
 const stores = new Map<string, Promise<SwiftStore>>();
 
-/** The store of this test file (one over plain HTTP, one over TLS), started on first use. */
+/**
+ * The store the test run shares (tools/test.ts starts one and names it in
+ * RESTIC_REST_TEST_SWIFT), as a store that cannot be stopped; `null` when
+ * the run has none.
+ */
+function runStore(): SwiftStore | null {
+  const shared = Deno.env.get("RESTIC_REST_TEST_SWIFT");
+  if (!shared) return null;
+  const store = JSON.parse(shared) as Omit<SwiftStore, "stop" | "start" | "remove" | "discard">;
+  const refuse = () => {
+    throw new Error("the run's shared store cannot be stopped: use ownStore()");
+  };
+  return { ...store, caFile: null, stop: refuse, start: refuse, remove: refuse, discard: () => {} };
+}
+
+/**
+ * The store of this test (one over plain HTTP, one over TLS): the run's
+ * shared one where there is one, otherwise one per test file, started on
+ * first use. A test that stops its store takes {@link ownStore}.
+ */
 export function sharedStore(tls = false): Promise<SwiftStore> {
-  const name = tls ? "tls" : "plain";
+  const run = tls ? null : runStore();
+  if (run) return Promise.resolve(run);
+  return fileStore(tls ? "tls" : "plain", tls);
+}
+
+/** A store of this test file's own, which it may stop and start again. */
+export function ownStore(): Promise<SwiftStore> {
+  return fileStore("own", false);
+}
+
+function fileStore(name: string, tls: boolean): Promise<SwiftStore> {
   let store = stores.get(name);
   if (!store) {
     store = startSwift({ tls });

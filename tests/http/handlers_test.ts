@@ -79,7 +79,7 @@ for (const medium of MEDIA) {
     assert.equal((await call(t.app, "HEAD", "/config")).status, 404);
     const got = await call(t.app, "GET", "/config");
     assert.equal(got.status, 404);
-    assert.equal(got.text, "Not Found\n");
+    assert.equal(got.text, "Not Found: not found\n");
     assert.match(got.headers.get("content-type") ?? "", /^text\/plain/);
   });
 
@@ -165,7 +165,7 @@ for (const medium of MEDIA) {
   test(`listObjects() streams a large listing as valid JSON (${medium})`, async () => {
     await using t = await testApp({ medium });
     await call(t.app, "POST", "/?create=true");
-    const names = Array.from({ length: 3000 }, (_, i) => sha256(String(i)));
+    const names = Array.from({ length: 2100 }, (_, i) => sha256(String(i))); // three pages of a bucket listing
     for (let i = 0; i < names.length; i += 100) { // a hundred at a time: the store is one process
       await Promise.all(names.slice(i, i + 100).map((n) => t.plant(`locks/${n}`, "")));
     }

@@ -1,4 +1,7 @@
-/** Storage faults are 500 with a logged reason, never 404 (restic would read that as missing data). */
+/**
+ * Storage faults are 500 with a logged reason, never 404 (restic would read
+ * that as missing data); a storage that takes no writes is 507 on a write.
+ */
 import assert from "node:assert/strict";
 import { errorToResponse } from "../../lib/http/errors.ts";
 import { toStorageError } from "../../lib/storage/fs/errors.ts";
@@ -13,7 +16,7 @@ function withCode(code: string, message: string): Error {
 const MAPPING: [string, unknown, string, number][] = [
   ["permission denied", new Deno.errors.PermissionDenied("EACCES"), "Io", 500],
   ["an I/O error", withCode("EIO", "Input/output error (os error 5)"), "Io", 500],
-  ["a read-only file system", withCode("EROFS", "Read-only file system"), "Io", 500],
+  ["a read-only file system", withCode("EROFS", "Read-only file system"), "ReadOnly", 507],
   ["not a directory", new Deno.errors.NotADirectory("ENOTDIR"), "Io", 500],
   ["a symlink loop", withCode("ELOOP", "Too many levels of symbolic links"), "Io", 500],
   ["a full disk", withCode("ENOSPC", "No space left on device"), "NoSpace", 507],
@@ -21,7 +24,7 @@ const MAPPING: [string, unknown, string, number][] = [
   ["a missing file", new Deno.errors.NotFound("ENOENT"), "NotFound", 404],
 ];
 for (const [label, err, code, status] of MAPPING) {
-  Deno.test(`toStorageError() maps ${label} to ${code} and ${status}`, async () => {
+  Deno.test(`toStorageError() maps ${label} on a read to ${code} and ${status}`, async () => {
     const mapped = toStorageError(err, "read object");
     assert.ok(mapped instanceof StorageError);
     assert.equal(mapped.code, code);
@@ -73,4 +76,14 @@ Deno.test({
       errors.join("\n"),
     );
   },
+});
+
+Deno.test("toStorageError() maps a refused write (read-only, no permission) to ReadOnly and 507", async () => {
+  for (const err of [withCode("EROFS", "Read-only file system"), withCode("EACCES", "denied")]) {
+    const mapped = toStorageError(err, "save data");
+    assert.equal(mapped.code, "ReadOnly", String(err));
+    const { response } = errorToResponse(mapped);
+    assert.equal(response.status, 507);
+    assert.match(await response.text(), /^Insufficient Storage: the storage takes no writes/);
+  }
 });

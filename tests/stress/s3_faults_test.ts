@@ -16,7 +16,7 @@ import { S3Storage } from "../../lib/storage/s3/storage.ts";
 import { S3Client } from "../../lib/storage/s3/client.ts";
 import { KeyLayout } from "../../lib/storage/s3/keys.ts";
 import { S3Uploads } from "../../lib/storage/s3/upload.ts";
-import { freshBucket, sharedStore, storedKeys, storeEnv } from "../helpers/object_store.ts";
+import { freshBucket, ownStore, storedKeys, storeEnv } from "../helpers/object_store.ts";
 
 /**
  * Saves `size` pseudo-random bytes under a name they do not hash to, streamed
@@ -103,7 +103,7 @@ storeTest(
     for (let i = 0; i < 40; i++) {
       await Deno.writeFile(join(source, `f${i}`), pseudoRandomBytes(2 << 20, i + 9));
     }
-    const store = await sharedStore();
+    const store = await ownStore();
     const { url } = await freshBucket(store);
     await using server = await serveOnStore(store, url, ["--no-auth", "--debug"]);
     const repo = `rest:${server.url}/outage/`;
@@ -131,7 +131,7 @@ storeTest(
 storeTest(
   "the store killed in the middle of an upload leaves no object, partial or whole",
   async () => {
-    const store = await sharedStore();
+    const store = await ownStore();
     const { url, client } = await freshBucket(store);
     await using server = await serveOnStore(store, url);
     await (await fetch(`${server.url}/r/?create=true`, { method: "POST" })).body?.cancel();
@@ -153,7 +153,7 @@ storeTest(
 storeTest(
   "a body that does not hash to its name never becomes visible: whole, streamed, chunked",
   async () => {
-    const store = await sharedStore();
+    const store = await ownStore();
     const { url, client } = await freshBucket(store);
     await using server = await serveOnStore(store, url);
     await (await fetch(`${server.url}/?create=true`, { method: "POST" })).body?.cancel();
@@ -191,7 +191,7 @@ storeTest(
 storeTest(
   "the start-up probe sees the store check payload hashes; a wrong body then stops at the store",
   async () => {
-    const store = await sharedStore();
+    const store = await ownStore();
     const { client } = await freshBucket(store, "p/");
     const storage = new S3Storage(client, "p/");
     assert.deepEqual(await storage.prepare(), [
@@ -212,7 +212,7 @@ storeTest(
 storeTest(
   "a store that would not check the payload hash still never gets a wrong body: the PUT is abandoned",
   async () => {
-    const store = await sharedStore();
+    const store = await ownStore();
     const { client } = await freshBucket(store, "p/");
     const storage = new S3Storage(client, "p/", { signPayload: false });
     await storage.prepare();
@@ -239,7 +239,7 @@ storeTest(
 storeTest(
   "wrong credentials, a missing bucket and an unreachable store are refused at start in one line",
   async () => {
-    const store = await sharedStore();
+    const store = await ownStore();
     const { url } = await freshBucket(store);
     const env = { ...Deno.env.toObject(), ...storeEnv(store) };
     const cases: [string, string, Record<string, string>, RegExp][] = [
@@ -280,7 +280,7 @@ storeTest(
 );
 
 storeTest("eight 128 MiB uploads at once to the store: memory stays flat", async () => {
-  const store = await sharedStore();
+  const store = await ownStore();
   const { url } = await freshBucket(store);
   await using server = await serveOnStore(store, url, [
     "--no-auth",

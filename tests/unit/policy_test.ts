@@ -97,20 +97,33 @@ Deno.test("checkPolicyAgainstFlags() refuses conflicts with --append-only and --
 
 Deno.test("decideAccess() combines flags and policy", () => {
   const none = { appendOnly: false, privateRepos: false, policy: null };
-  assert.deepEqual(decideAccess(none, null, ["x"]), { ok: true, mode: "full" });
+  assert.deepEqual(decideAccess(none, null, ["x"]), {
+    ok: true,
+    mode: "full",
+    source: "the default",
+  });
   assert.deepEqual(decideAccess({ ...none, appendOnly: true }, "a", ["x"]), {
     ok: true,
     mode: "append-only",
+    source: "--append-only",
   });
   const privateRepos = { ...none, privateRepos: true };
-  assert.deepEqual(decideAccess(privateRepos, "a", ["a", "b"]), { ok: true, mode: "full" });
+  assert.deepEqual(decideAccess(privateRepos, "a", ["a", "b"]), {
+    ok: true,
+    mode: "full",
+    source: "the default",
+  });
   assert.equal(decideAccess(privateRepos, "a", []).ok, false);
   const refused = decideAccess(privateRepos, "a", ["b", "a"]);
   assert.equal(!refused.ok && refused.status, 401);
   const withPolicy = { ...none, policy: POLICY };
   const denied = decideAccess(withPolicy, "alice", ["bob"]);
   assert.equal(!denied.ok && denied.status, 403);
-  assert.deepEqual(decideAccess(withPolicy, "alice", ["alice"]), { ok: true, mode: "append-only" });
+  assert.deepEqual(decideAccess(withPolicy, "alice", ["alice"]), {
+    ok: true,
+    mode: "append-only",
+    source: "the policy file",
+  });
 });
 
 const SIZES: [string, number | null][] = [

@@ -25,6 +25,13 @@ export function toStorageError(err: unknown, action: string): StorageError {
     return new StorageError("NotFound", `${action}: not found`);
   }
   const code = errorCode(err);
+  if (
+    code === "EROFS" || (isWrite(action) && (code === "EACCES" || code === "EPERM" ||
+      err instanceof Deno.errors.PermissionDenied))
+  ) {
+    const why = code === "EROFS" ? "the data folder is read-only" : "no permission to write there";
+    return new StorageError("ReadOnly", `${action}: ${why} (${code ?? "EACCES"})`, { cause: err });
+  }
   if (code === "ENOSPC" || code === "EDQUOT") {
     return new StorageError("NoSpace", `${action}: no space left (${code})`, { cause: err });
   }
@@ -35,4 +42,9 @@ export function toStorageError(err: unknown, action: string): StorageError {
   }
   const reason = err instanceof Error ? err.message : String(err);
   return new StorageError("Io", `${action}: ${reason}`, { cause: err });
+}
+
+/** Whether an action (as named for the log) writes: its refusal by the file system is 507. */
+function isWrite(action: string): boolean {
+  return /^(save|create|delete|remove|write)/.test(action);
 }

@@ -86,7 +86,9 @@ export async function prepareDataFolder(root: string, mode: number): Promise<voi
     info = await Deno.stat(root);
   } catch (err) {
     if (!(err instanceof Deno.errors.NotFound)) {
-      throw new ConfigError(`Cannot use the data folder "${root}": ${(err as Error).message}`);
+      throw new ConfigError(
+        `Cannot use the data folder "${root}": ${reasonOf(err)}; give a folder of your own`,
+      );
     }
   }
   if (info && !info.isDirectory) {
@@ -106,6 +108,7 @@ export async function prepareDataFolder(root: string, mode: number): Promise<voi
 
 /** A file system error as a few words (its code's meaning), never a stack. */
 function reasonOf(err: unknown): string {
+  if (err instanceof Deno.errors.NotCapable) return "a system folder the runtime keeps closed";
   if (err instanceof Deno.errors.PermissionDenied) return "permission denied";
   if (err instanceof Deno.errors.NotFound) return "a folder above it is missing";
   const code = (err as { code?: string }).code;

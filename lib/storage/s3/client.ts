@@ -15,7 +15,7 @@ import { AwsV4Signer } from "aws4fetch";
 import type { S3Location } from "../choice.ts";
 import type { S3Credentials } from "./location.ts";
 import { putStreamed } from "./put.ts";
-import { type S3Request, type S3Response, S3TransportError } from "./http.ts";
+import { type S3Request, type S3Response, S3TransportError, transportReason } from "./http.ts";
 
 /** Options of {@link S3Client}. */
 export interface S3ClientOptions {
@@ -130,7 +130,7 @@ export class S3Client {
     } catch (err) {
       const why = late.signal.aborted
         ? `no answer for ${this.#idleMs / 1000} s`
-        : (err as Error).message;
+        : transportReason(err);
       throw new S3TransportError(`cannot reach ${new URL(url).host}: ${why}`, { cause: err });
     } finally {
       clearTimeout(timer);

@@ -43,3 +43,30 @@ export class S3TransportError extends Error {
     this.name = "S3TransportError";
   }
 }
+
+/**
+ * Why a request to the store did not get through, in a user's words: fetch
+ * says only "fetch failed" and keeps the reason in its cause.
+ *
+ * @param err What fetch threw.
+ * @returns A few words: refused, no such host, not TLS, an untrusted certificate, or the cause.
+ */
+export function transportReason(err: unknown): string {
+  const cause = (err as { cause?: unknown }).cause;
+  const text = `${(err as Error)?.message ?? err} ${(cause as Error)?.message ?? cause ?? ""}`;
+  if (/Connection refused/i.test(text)) return "connection refused: nothing listens there";
+  if (/dns error|failed to lookup|Name or service not known|nodename nor servname/i.test(text)) {
+    return "the host name does not resolve";
+  }
+  if (/InvalidContentType|corrupt message|wrong version number/i.test(text)) {
+    return "it does not speak TLS there: for plain HTTP write s3:http://…";
+  }
+  if (/certificate|UnknownIssuer|invalid peer/i.test(text)) {
+    return "its TLS certificate is not trusted: give --s3-cacert FILE with its CA";
+  }
+  if (/timed out|timeout/i.test(text)) return "it did not answer in time";
+  const detail = /\): (?:client error \(Connect\): )?(.*)$/.exec(
+    String((cause as Error)?.message ?? ""),
+  );
+  return detail?.[1] ?? (err as Error)?.message ?? String(err);
+}

@@ -8,7 +8,7 @@
  * @module
  */
 
-import { type BodyProducer, type S3Response, S3TransportError } from "./http.ts";
+import { type BodyProducer, type S3Response, S3TransportError, transportReason } from "./http.ts";
 import { StorageError } from "../types.ts";
 
 /**
@@ -199,7 +199,7 @@ async function connect(url: URL, ca: string[] | undefined): Promise<Deno.Conn> {
       ? await Deno.connectTls({ hostname: url.hostname, port, caCerts: ca })
       : await Deno.connect({ hostname: url.hostname, port });
   } catch (err) {
-    throw new S3TransportError(`cannot reach ${url.host}: ${(err as Error).message}`, {
+    throw new S3TransportError(`cannot reach ${url.host}: ${transportReason(err)}`, {
       cause: err,
     });
   }

@@ -77,7 +77,8 @@ export class S3Storage implements Storage {
       await response.body.cancel().catch(() => {});
       status = response.status;
     } catch (err) {
-      throw new ConfigError(`Cannot reach the object store at ${where}: ${(err as Error).message}`);
+      const why = (err as Error).message.replace(/^cannot reach \S+: /, "");
+      throw new ConfigError(`Cannot reach the object store at ${where}: ${why}`);
     }
     if (status === 403 || status === 401) {
       throw new ConfigError(
