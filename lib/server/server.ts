@@ -56,7 +56,7 @@ function frontFor(config: ServeConfig, wiring: Wiring, log: Logger): Front {
 
 /**
  * Starts serving. Prints the start-up lines, the last one exactly
- * `start server on <address>`.
+ * `start server on <address>` (`https://HOST:PORT` over TLS).
  *
  * @param config The validated configuration.
  * @param log Where start-up lines and errors go.
@@ -68,7 +68,9 @@ export async function startServer(config: ServeConfig, log: Logger): Promise<Run
   const front = frontFor(config, wiring, log);
   for (const line of [...wiring.startupLines, front.description]) log.info(line);
   if (front.connections) wiring.metrics?.countConnections(front.connections);
-  const address = formatAddress(await front.serve(wiring.app.handle));
+  const bound = formatAddress(await front.serve(wiring.app.handle));
+  // Over TLS the scheme comes with it: a user copies the line into restic's URL.
+  const address = wiring.tls && !bound.startsWith("unix:") ? `https://${bound}` : bound;
   log.info(`start server on ${address}`);
   // Served at once; what was stored before is counted meanwhile (limits apply to what is known).
   wiring.buildInventory().then(

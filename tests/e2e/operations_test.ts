@@ -208,8 +208,12 @@ Deno.test({
     const body = await down.json();
     assert.deepEqual(
       body,
-      { status: "unavailable", inventory: "complete" },
-      "reveals nothing about repositories",
+      {
+        status: "unavailable",
+        reason: "look up the data folder: not found",
+        inventory: "complete",
+      },
+      "says why, and nothing about repositories",
     );
   },
 });

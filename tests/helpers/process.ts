@@ -101,9 +101,11 @@ export async function startServerProcess(
     })();
     return exited;
   };
+  const tls = address.startsWith("https://");
   return {
-    url: address.startsWith("unix:") ? address : `http://${address}`,
-    address,
+    url: address.startsWith("unix:") || tls ? address : `http://${address}`,
+    /** HOST:PORT (or unix:PATH), without a scheme. */
+    address: tls ? address.slice("https://".length) : address,
     process,
     stderr,
     stop,
