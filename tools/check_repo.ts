@@ -78,6 +78,18 @@ const CHECKS: [string, () => Promise<string[]> | string[]][] = [
     }
     return problems;
   }],
+  ["the README stays short and its links lead somewhere", async () => {
+    const readme = await Deno.readTextFile(`${ROOT}README.md`);
+    const problems: string[] = [];
+    const bytes = new TextEncoder().encode(readme).length;
+    if (bytes > 16 * 1024) problems.push(`README.md is ${bytes} bytes; move detail to docs/`);
+    for (const [, target] of readme.matchAll(/\]\(([^)#\s]+)(?:#[^)]*)?\)/g)) {
+      if (/^[a-z]+:/.test(target)) continue;
+      const found = await Deno.stat(`${ROOT}${target}`).then(() => true, () => false);
+      if (!found) problems.push(`README.md links to ${target}, which is not there`);
+    }
+    return problems;
+  }],
   ["nothing points outside the checkout", async () => {
     const out = await new Deno.Command("git", {
       args: ["grep", "-l", "-I", "-F", ["..", "shared"].join("/")],

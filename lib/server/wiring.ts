@@ -192,6 +192,7 @@ export async function wire(config: ServeConfig, log: Logger): Promise<Wiring> {
       startedMs: Date.now(),
       staleAfterSeconds: config.staleAfterSeconds,
       maxSizeBytes: config.maxSize,
+      limitsFor: policy?.hasLimits() ? (repo) => policy.limitsFor(repo) : undefined,
     })
     : null;
   const app = trackInFlight(createApp({

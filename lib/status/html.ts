@@ -8,8 +8,9 @@
  */
 
 import { createHash } from "node:crypto";
-import type { RepoStatus, ServerStatus, StatusReport } from "./report.ts";
+import type { RepoLimit, RepoStatus, ServerStatus, StatusReport } from "./report.ts";
 import { formatBytes } from "../base/units.ts";
+import type { ObjectType } from "../base/restic.ts";
 
 const CSS = `
 :root{color-scheme:light dark;--bg:#f6f7f9;--card:#fff;--text:#1b1f24;--muted:#5b6470;
@@ -43,7 +44,11 @@ dt{font-size:.78rem;color:var(--muted)}dd{margin:0}
 svg{display:block;width:100%;height:auto}
 .day{fill:var(--empty)}.day.on{fill:var(--mark)}
 .bar{fill:var(--empty)}.bar.used{fill:var(--mark)}.bar.full{fill:var(--bad)}
-.axis{display:flex;justify-content:space-between;font-size:.75rem;color:var(--muted)}
+.axis{display:flex;font-size:.75rem;color:var(--muted);line-height:1.2;margin-top:3px}
+.axis span{flex:1 1 0;min-width:0;white-space:nowrap;overflow:visible}
+.axis .today{text-align:right;direction:rtl}
+.flag{white-space:nowrap}
+.when{font-size:.8rem;white-space:nowrap}
 footer{margin:18px 0 6px;font-size:.8rem;color:var(--muted)}
 `;
 
@@ -82,6 +87,27 @@ const AGE_UNITS: [number, string][] = [
 ];
 
 /**
+ * A count with its noun, singular or plural: `1 key`, `3 keys`, `0 snapshots`.
+ *
+ * @param count How many.
+ * @param singular The noun for one.
+ * @param plural The noun for any other count; the singular with `s` unless given.
+ * @returns The count and the noun.
+ */
+export function countOf(count: number, singular: string, plural = `${singular}s`): string {
+  return `${count} ${count === 1 ? singular : plural}`;
+}
+
+/** The words for each object type, as counted on a repository's card. */
+const OBJECT_NOUNS: Record<ObjectType, string> = {
+  data: "data file",
+  index: "index file",
+  keys: "key",
+  locks: "lock",
+  snapshots: "snapshot",
+};
+
+/**
  * How long ago a time was, as people say it: `just now`, `3 hours ago`.
  *
  * @param fromMs The time, epoch ms.
@@ -92,7 +118,7 @@ export function formatAge(fromMs: number, nowMs: number): string {
   const seconds = Math.max(0, (nowMs - fromMs) / 1000);
   for (const [size, unit] of AGE_UNITS) {
     const count = Math.floor(seconds / size);
-    if (count >= 1) return `${count} ${unit}${count === 1 ? "" : "s"} ago`;
+    if (count >= 1) return `${countOf(count, unit)} ago`;
   }
   return "just now";
 }
@@ -112,26 +138,52 @@ function formatSpan(seconds: number): string {
     : seconds % 3600 === 0
     ? [3600, "hour"]
     : [60, "minute"];
-  const count = Math.round(seconds / size);
-  return `${count} ${unit}${count === 1 ? "" : "s"}`;
+  return countOf(Math.round(seconds / size), unit);
 }
 
 function formatTime(iso: string): string {
   return iso.slice(0, 16).replace("T", " ") + " UTC";
 }
 
+const MONTHS = "Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split(" ");
+
+/** `2026-11-04` as people read it on an axis: `Nov 4`. */
+function shortDay(day: string): string {
+  return `${MONTHS[Number(day.slice(5, 7)) - 1]} ${Number(day.slice(8, 10))}`;
+}
+
+/** Every seventh day from the first shown is labelled, under its own cell. */
+const TICK_EVERY = 7;
+
 function timelineSvg(repo: RepoStatus): string {
   const cell = 10;
+  const last = repo.timeline.length - 1;
   const days = repo.timeline.map(({ day, snapshots }, index) =>
     `<rect class="day${snapshots > 0 ? " on" : ""}" x="${index * cell}" y="0" width="${
       cell - 2
-    }" height="18" rx="2"><title>${day}: ${snapshots} snapshot${
-      snapshots === 1 ? "" : "s"
-    }</title></rect>`
+    }" height="18" rx="2"><title>${day}: ${countOf(snapshots, "snapshot")}</title></rect>`
   ).join("");
-  const width = repo.timeline.length * cell - 2;
-  return `<div class="timeline"><svg viewBox="0 0 ${width} 18" role="img" aria-label="snapshots per day, last ${repo.timeline.length} days">${days}</svg>` +
-    `<div class="axis"><span>${repo.timeline[0]?.day ?? ""}</span><span>today</span></div></div>`;
+  // One span per day, as wide as its cell (the SVG is as wide as its cells with their gaps).
+  const ticks = repo.timeline.map(({ day }, index) => {
+    if (index === last) return `<span class="today">today</span>`;
+    // The last label keeps at least a week's room before "today".
+    const labelled = index % TICK_EVERY === 0 && last - index >= TICK_EVERY;
+    return `<span>${labelled ? shortDay(day) : ""}</span>`;
+  }).join("");
+  return `<div class="timeline"><svg viewBox="0 0 ${
+    repo.timeline.length * cell
+  } 18" role="img" aria-label="snapshots per day, ${
+    repo.timeline[0]?.day ?? ""
+  } to today">${days}</svg>` +
+    `<div class="axis" aria-hidden="true">${ticks}</div></div>`;
+}
+
+/** `594 B of 50 MiB`, with the folder when the limit is shared. */
+function limitText(limit: RepoLimit, path: string): string {
+  const shared = limit.scope === path ? "" : ` under ${escapeHtml(limit.scope)}`;
+  return limit.usedBytes === null
+    ? `${formatBytes(limit.maxBytes)}${shared}`
+    : `${formatBytes(limit.usedBytes)} of ${formatBytes(limit.maxBytes)}${shared}`;
 }
 
 function repoCard(repo: RepoStatus, nowMs: number): string {
@@ -139,15 +191,20 @@ function repoCard(repo: RepoStatus, nowMs: number): string {
   const badge = { ok: "backed up", stale: "stale", never: "never backed up" }[state];
   const newest = repo.newestSnapshot === null
     ? "none yet"
-    : `${formatAge(Date.parse(repo.newestSnapshot), nowMs)}<br><span class="muted">${
+    : `${formatAge(Date.parse(repo.newestSnapshot), nowMs)}<br><span class="muted when">${
       formatTime(repo.newestSnapshot)
     }</span>`;
   const lastWrite = repo.lastWrite === null
     ? "never"
     : `${formatAge(Date.parse(repo.lastWrite), nowMs)}`;
-  const objects = Object.entries(repo.objects).map(([type, count]) => `${count} ${type}`).join(
-    ", ",
-  );
+  const objects = Object.entries(repo.objects).map(([type, count]) =>
+    countOf(count, OBJECT_NOUNS[type as ObjectType])
+  ).join(", ");
+  const limit = repo.limit === null
+    ? ""
+    : `<div><dt>Size limit</dt><dd data-field="limit">${
+      limitText(repo.limit, repo.path)
+    }</dd></div>`;
   const path = escapeHtml(repo.path);
   return `<section class="card repo ${state}" data-path="${path}">
 <div class="head"><h2><a href="${path}">${path}</a></h2><span class="badge ${state}">${badge}</span></div>
@@ -156,7 +213,7 @@ function repoCard(repo: RepoStatus, nowMs: number): string {
 <div><dt>Snapshots</dt><dd data-field="snapshots">${repo.snapshots}</dd></div>
 <div><dt>Newest snapshot</dt><dd data-field="newest">${newest}</dd></div>
 <div><dt>Last write</dt><dd>${lastWrite}</dd></div>
-</dl>
+${limit}</dl>
 <p class="muted">${objects}</p>
 ${timelineSvg(repo)}
 </section>`;
@@ -170,14 +227,30 @@ function budgetBar(used: number, budget: number): string {
   }" width="${(share * 100).toFixed(2)}" height="8" rx="2"/></svg>`;
 }
 
-function summary(server: ServerStatus, repos: RepoStatus[]): string {
+/** The stored figure of a page about one folder: its own bytes against its own limit. */
+function scopeStored(scope: string, repos: RepoStatus[]): string {
+  const mine = repos.reduce((sum, repo) => sum + repo.storedBytes, 0);
+  const own = repos.find((repo) => repo.limit?.scope === scope)?.limit;
+  const budget = !own || own.usedBytes === null
+    ? ""
+    : `${budgetBar(own.usedBytes, own.maxBytes)}<div class="muted">of ${
+      formatBytes(own.maxBytes)
+    } <span class="flag">(size limit)</span></div>`;
+  return `<div class="card"><div class="muted">Stored in ${
+    escapeHtml(scope)
+  }</div><div class="figure" data-field="scope-stored">${formatBytes(mine)}</div>${budget}</div>`;
+}
+
+function summary(server: ServerStatus, repos: RepoStatus[], scope: string): string {
   const cards: string[] = [];
-  if (server.storedBytes !== null) {
+  if (scope !== "/") {
+    cards.push(scopeStored(scope, repos));
+  } else if (server.storedBytes !== null) {
     const budget = server.maxSizeBytes === null
       ? ""
       : `${budgetBar(server.storedBytes, server.maxSizeBytes)}<div class="muted">of ${
         formatBytes(server.maxSizeBytes)
-      } (--max-size)</div>`;
+      } <span class="flag">(--max-size)</span></div>`;
     cards.push(
       `<div class="card"><div class="muted">Stored</div><div class="figure" data-field="server-stored">${
         formatBytes(server.storedBytes)
@@ -201,7 +274,7 @@ function summary(server: ServerStatus, repos: RepoStatus[]): string {
   const stale = repos.filter((repo) => repo.stale).length;
   cards.push(
     `<div class="card"><div class="muted">Repositories</div><div class="figure">${repos.length}</div>${
-      stale > 0 ? `<div class="badge stale">${stale} need attention</div>` : ""
+      stale > 0 ? `<div class="badge stale">${countOf(stale, "needs", "need")} attention</div>` : ""
     }</div>`,
     `<div class="card"><div class="muted">Up for</div><div class="figure">${
       formatDuration(server.uptimeSeconds)
@@ -245,7 +318,7 @@ export function renderStatusPage(report: StatusReport, scope: string): string {
 <div class="muted">restic-rest ${escapeHtml(server.version)} · ${
     formatTime(server.generatedAt)
   } · stale after ${staleAfter} without a snapshot</div>
-${summary(server, repositories)}
+${summary(server, repositories, scope)}
 ${counting}
 ${list}
 <footer>Snapshot days come from the snapshot objects' times, in UTC; nothing is decrypted.</footer>

@@ -10,6 +10,7 @@ import type { Inventory, RepoStats } from "../storage/inventory.ts";
 import { formatRepo, type RepoPath } from "../base/repo_path.ts";
 import type { ObjectType } from "../base/restic.ts";
 import type { Health } from "../storage/types.ts";
+import type { LimitsFor } from "../storage/quota.ts";
 
 /** Days shown on each repository's timeline, today included. */
 export const TIMELINE_DAYS = 30;
@@ -33,6 +34,17 @@ export interface RepoStatus {
   stale: boolean;
   /** Snapshots made on each of the last {@link TIMELINE_DAYS} days (UTC), oldest first. */
   timeline: { day: string; snapshots: number }[];
+  /** The policy's size limit that leaves it the least room, or `null` when none applies. */
+  limit: RepoLimit | null;
+}
+
+/** A policy size limit as a repository's page shows it. */
+export interface RepoLimit {
+  /** The folder the limit counts: the repository itself, or a folder it shares the limit with. */
+  scope: string;
+  maxBytes: number;
+  /** Bytes stored under `scope`; `null` when that folder holds repositories the viewer may not see. */
+  usedBytes: number | null;
 }
 
 /** The server as a caller may see it. */
@@ -67,6 +79,8 @@ export interface StatusSource {
   startedMs: number;
   staleAfterSeconds: number;
   maxSizeBytes: number | null;
+  /** The policy's size limits for a repository (`--max-size` is the server's, not these). */
+  limitsFor?: LimitsFor;
   now?: () => number;
 }
 
@@ -92,7 +106,28 @@ function timelineOf(snapshotTimes: Iterable<number>, nowMs: number): RepoStatus[
   return counts.map((snapshots, index) => ({ day: utcDay(first + index * DAY_MS), snapshots }));
 }
 
-function repoStatus(path: string, stats: RepoStats, nowMs: number, staleMs: number): RepoStatus {
+/** The limit with the least room left, as the viewer may see it. */
+function limitOf(source: StatusSource, viewer: Viewer, repo: RepoPath): RepoLimit | null {
+  let tightest: RepoLimit | null = null;
+  let room = Infinity;
+  for (const { scope, maxBytes } of source.limitsFor?.(repo) ?? []) {
+    const used = source.inventory.bytesUnder(scope);
+    if (maxBytes - used >= room) continue;
+    room = maxBytes - used;
+    // A shared folder's total would tell of repositories the viewer cannot see.
+    const own = scope.length >= repo.length || viewer.seesEverything;
+    tightest = { scope: formatRepo(scope), maxBytes, usedBytes: own ? used : null };
+  }
+  return tightest;
+}
+
+function repoStatus(
+  path: string,
+  stats: RepoStats,
+  nowMs: number,
+  staleMs: number,
+  limit: RepoLimit | null,
+): RepoStatus {
   let newest = 0;
   for (const time of stats.snapshots.values()) if (time > newest) newest = time;
   return {
@@ -104,6 +139,7 @@ function repoStatus(path: string, stats: RepoStats, nowMs: number, staleMs: numb
     lastWrite: stats.lastWriteMs > 0 ? new Date(stats.lastWriteMs).toISOString() : null,
     stale: newest === 0 || nowMs - newest > staleMs,
     timeline: timelineOf(stats.snapshots.values(), nowMs),
+    limit,
   };
 }
 
@@ -139,8 +175,10 @@ export async function buildReport(
     // A repository exists while its config does; objects without one are
     // the remains of a removal or of a repository never initialised.
     if (!hasConfig(stats) || !path.startsWith(prefix)) continue;
-    if (!viewer.mayRead(parsePath(path))) continue;
-    repositories.push(repoStatus(path, stats, nowMs, staleMs));
+    const repo = parsePath(path);
+    if (!viewer.mayRead(repo)) continue;
+    const limit = limitOf(source, viewer, repo);
+    repositories.push(repoStatus(path, stats, nowMs, staleMs, limit));
   }
   repositories.sort((a, b) => a.path < b.path ? -1 : a.path > b.path ? 1 : 0);
   const health = await source.health().catch(() => null);

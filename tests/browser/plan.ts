@@ -19,13 +19,20 @@ export interface Visit {
 export interface Seen {
   status: number | null;
   wwwAuthenticate: string | null;
-  cards: { path: string; state: string; snapshots: string; newest: string }[];
+  cards: {
+    path: string;
+    state: string;
+    snapshots: string;
+    newest: string;
+    limit: string;
+  }[];
   html: string;
   /** How much wider than the window the page is (0 or less: it fits). */
   overflow: number;
+  /** Text that wrapped where it must not, and timeline labels closer than 6 px. */
+  layout: { broken: string[]; overlapping: number };
   /** The body's background in light and in dark mode. */
   background: { light: string; dark: string };
   requests: string[];
   errors: string[];
 }
-

@@ -3,8 +3,8 @@
  * puppeteer-core in `tests/browser/drive.ts`, a process with its own import
  * map) after real restic backups into three repositories, one of them two
  * days old by its snapshot objects' times. Reported as ignored where
- * Chromium is missing. `UPDATE_SCREENSHOT=1` writes the README's screenshot
- * (docs/status-page.png).
+ * Chromium is missing. `UPDATE_SCREENSHOT=1` writes the screenshots the
+ * README and docs show (docs/status-page.png at 1280 px, docs/status-page-360.png).
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
@@ -12,10 +12,13 @@ import type { Seen, Visit } from "../browser/plan.ts";
 import { PROJECT_ROOT, pseudoRandomBytes, tempDir } from "../helpers/files.ts";
 import { addUser, E2E, startServerProcess } from "../helpers/process.ts";
 import { resticOk } from "../helpers/restic.ts";
+import { formatBytes } from "../../lib/base/units.ts";
 
 const CHROMIUM = "/usr/bin/chromium";
 const CHROMIUM_HERE = await Deno.stat(CHROMIUM).then(() => true, () => false);
 const USERS = ["anna", "ben", "carl"];
+/** A desktop window and the narrowest common phone. */
+const WIDTHS = [1280, 360];
 const TWO_DAYS_AGO = new Date(Date.now() - 50 * 3_600_000);
 
 /** What the files on disk say about a repository: bytes of its objects and config, snapshots. */
@@ -94,19 +97,18 @@ Deno.test({
 
     // Every user sees every repository (no --private-repos).
     {
-      await using server = await startServerProcess([data.path]);
-      const screenshot = join(work.path, "status-1280.png");
+      await using server = await startServerProcess([data.path, "--max-size", "50M"]);
       const seen = await drive(
-        [1280, 390].map((width) => ({
+        WIDTHS.map((width) => ({
           url: `${server.url}/`,
           user: "anna",
           password: "anna-pw",
           width,
-          screenshot: width === 1280 ? screenshot : undefined,
+          screenshot: join(work.path, `status-${width}.png`),
         })),
         work.path,
       );
-      for (const [index, width] of [1280, 390].entries()) {
+      for (const [index, width] of WIDTHS.entries()) {
         const page = seen[index];
         assert.equal(page.status, 200);
         assert.deepEqual(page.cards.map((c) => c.path), ["/anna/", "/ben/", "/carl/"]);
@@ -116,6 +118,10 @@ Deno.test({
         assert.deepEqual(page.cards.map((c) => c.state.includes("stale")), [false, false, true]);
         assert.match(page.cards[2].newest, /2 days ago/);
         assert.ok(page.overflow <= 0, `nothing wider than ${width} px (${page.overflow} px more)`);
+        assert.deepEqual(page.layout, { broken: [], overlapping: 0 }, `${width} px: one line each`);
+        assert.match(page.html, />1 needs attention</);
+        assert.match(page.html, /1 key, 0 locks, 2 snapshots</, "anna's two backups");
+        assert.match(page.html, /1 key, 0 locks, 1 snapshot</, "ben's one");
         const [r, g, b] = page.background.dark.match(/\d+/g)!.map(Number);
         assert.ok(r + g + b < 150, `dark mode is dark (${page.background.dark})`);
         const origin = new URL(server.url).origin;
@@ -123,10 +129,14 @@ Deno.test({
         assert.deepEqual(page.requests.filter((url) => !url.startsWith(origin)), []);
         assert.deepEqual(page.errors, [], "no console error");
       }
-      const png = await Deno.readFile(screenshot);
-      assert.deepEqual([...png.subarray(1, 4)], [0x50, 0x4e, 0x47], "a PNG");
-      if (Deno.env.get("UPDATE_SCREENSHOT") === "1") {
-        await Deno.writeFile(join(PROJECT_ROOT, "docs", "status-page.png"), png);
+      for (const width of WIDTHS) {
+        const png = await Deno.readFile(join(work.path, `status-${width}.png`));
+        assert.deepEqual([...png.subarray(1, 4)], [0x50, 0x4e, 0x47], "a PNG");
+        assert.equal(new DataView(png.buffer).getUint32(16), width, "as wide as the window");
+        if (Deno.env.get("UPDATE_SCREENSHOT") === "1") {
+          const name = width === 1280 ? "status-page.png" : `status-page-${width}.png`;
+          await Deno.writeFile(join(PROJECT_ROOT, "docs", name), png);
+        }
       }
 
       // The JSON form gives the numbers the files on disk give.
@@ -147,12 +157,43 @@ Deno.test({
         Object.values(expected).reduce((sum, e) => sum + e.bytes, 0),
       );
     }
+    // Under a policy's limit, a repository's page shows its own size against that limit.
+    {
+      const policy = join(work.path, "policy.json");
+      await Deno.writeTextFile(
+        policy,
+        JSON.stringify({
+          users: { "*": { "/{user}/": "full" } },
+          repositories: { "/*/": { maxSize: "10M" } },
+        }),
+      );
+      await using server = await startServerProcess([data.path, "--policy", policy]);
+      const seen = await drive(
+        WIDTHS.map((width) => ({
+          url: `${server.url}/anna/`,
+          user: "anna",
+          password: "anna-pw",
+          width,
+        })),
+        work.path,
+      );
+      for (const [index, page] of seen.entries()) {
+        assert.equal(page.status, 200);
+        assert.deepEqual(page.cards.map((c) => c.path), ["/anna/"]);
+        const own = formatBytes(expected["/anna/"].bytes);
+        assert.equal(page.cards[0].limit, `${own} of 10.0 MiB`);
+        assert.match(page.html, new RegExp(`data-field="scope-stored">${own}<`));
+        assert.doesNotMatch(page.html, /--max-size|ben|carl/);
+        assert.ok(page.overflow <= 0, `${WIDTHS[index]} px fits`);
+        assert.deepEqual(page.layout, { broken: [], overlapping: 0 });
+      }
+    }
     // With --private-repos a user sees only their own; a wrong password is asked again.
     {
       await using server = await startServerProcess([data.path, "--private-repos"]);
       const [own, wrong] = await drive([
-        { url: `${server.url}/`, user: "ben", password: "ben-pw", width: 390 },
-        { url: `${server.url}/`, user: "ben", password: "not-it", width: 390 },
+        { url: `${server.url}/`, user: "ben", password: "ben-pw", width: 360 },
+        { url: `${server.url}/`, user: "ben", password: "not-it", width: 360 },
       ], work.path);
       assert.deepEqual(own.cards.map((c) => c.path), ["/ben/"]);
       assert.doesNotMatch(own.html, /anna|carl/);

@@ -130,6 +130,99 @@ Deno.test("the HTML escapes every name, marks stale and never-backed-up reposito
   assert.match(html, /Up for<\/div><div class="figure">1 d 2 h/);
 });
 
+Deno.test("words: one key, one snapshot, one needs attention; two of each in the plural", async () => {
+  const render = async (snapshots: number[], repos: string[]) => {
+    const inventory = new Inventory();
+    for (const repo of repos) fill(inventory, [repo], snapshots);
+    const report = await page(inventory).report({ mayRead: () => true, seesEverything: true }, []);
+    return renderStatusPage(report, "/");
+  };
+  const one = await render([50], ["a"]);
+  assert.match(one, /1 data file, 0 index files, 1 key, 0 locks, 1 snapshot</);
+  assert.match(one, />1 needs attention</);
+  assert.match(one, /<title>2026-11-29: 1 snapshot<\/title>/);
+  assert.doesNotMatch(one, /\b1 (keys|snapshots|data files|need) /);
+  const two = await render([50, 51], ["a", "b"]);
+  assert.match(two, /2 snapshots</);
+  assert.match(two, />2 need attention</);
+  assert.match(two, /<span class="flag">\(--max-size\)<\/span>/, "the flag never breaks");
+});
+
+Deno.test("the timeline names every seventh day under its own cell, and today", async () => {
+  const inventory = new Inventory();
+  fill(inventory, ["a"], [1]);
+  const report = await page(inventory).report({ mayRead: () => true, seesEverything: true }, []);
+  const html = renderStatusPage(report, "/");
+  const axis = html.match(/<div class="axis"[^>]*>(.*?)<\/div>/)![1];
+  const spans = [...axis.matchAll(/<span[^>]*>([^<]*)<\/span>/g)].map((m) => m[1]);
+  assert.equal(spans.length, 30, "one span per day");
+  assert.deepEqual(spans.filter((label) => label !== ""), [
+    "Nov 2",
+    "Nov 9",
+    "Nov 16",
+    "Nov 23",
+    "today",
+  ]);
+  assert.equal(spans.indexOf("Nov 23"), 21);
+  assert.match(html, /viewBox="0 0 300 18"/, "cells and spans share one width");
+});
+
+Deno.test("a repository's page shows its own size against its own limit, never the server's", async () => {
+  const inventory = new Inventory();
+  fill(inventory, ["office", "anna"], [1]);
+  fill(inventory, ["office", "ben"], [1]);
+  fill(inventory, ["big"], [1]);
+  inventory.added({ repo: ["big"], type: "data", name: sha256("big") }, 40_000, NOW);
+  const limits = new StatusPage({
+    inventory,
+    health: () => Promise.resolve({ ok: true, detail: "" }),
+    version: "1",
+    startedMs: NOW,
+    staleAfterSeconds: 3600,
+    maxSizeBytes: 1_000_000,
+    now: () => NOW,
+    // /office/* 50 KiB each, and /office/ 1 MiB in all.
+    limitsFor: (repo) =>
+      repo[0] === "office"
+        ? [{ scope: repo, maxBytes: 51_200 }, { scope: ["office"], maxBytes: 1 << 20 }]
+        : [],
+  });
+  const everything = { mayRead: () => true, seesEverything: true };
+  const anna = await limits.report(everything, ["office", "anna"]);
+  const own = anna.repositories[0];
+  assert.deepEqual(own.limit, {
+    scope: "/office/anna/",
+    maxBytes: 51_200,
+    usedBytes: own.storedBytes,
+  });
+  const html = renderStatusPage(anna, "/office/anna/");
+  assert.match(
+    html,
+    /Stored in \/office\/anna\/<\/div><div class="figure" data-field="scope-stored">4\.80 KiB</,
+  );
+  assert.match(html, /of 50\.0 KiB <span class="flag">\(size limit\)/);
+  assert.match(html, /data-field="limit">4\.80 KiB of 50\.0 KiB</);
+  assert.doesNotMatch(html, /--max-size|server-stored|977 KiB/, "not the server's budget");
+  assert.equal((await limits.report(everything, ["big"])).repositories[0].limit, null);
+
+  // A limit shared with repositories the viewer cannot see shows no total.
+  const onlyAnna = { mayRead: (repo: string[]) => repo[1] === "anna", seesEverything: false };
+  const shared = new StatusPage({
+    inventory,
+    health: () => Promise.resolve({ ok: true, detail: "" }),
+    version: "1",
+    startedMs: NOW,
+    staleAfterSeconds: 3600,
+    maxSizeBytes: null,
+    now: () => NOW,
+    limitsFor: () => [{ scope: ["office"], maxBytes: 20_000 }],
+  });
+  const hidden = (await shared.report(onlyAnna, [])).repositories[0].limit;
+  assert.deepEqual(hidden, { scope: "/office/", maxBytes: 20_000, usedBytes: null });
+  const text = renderStatusPage(await shared.report(onlyAnna, []), "/");
+  assert.match(text, /data-field="limit">19\.5 KiB under \/office\/</);
+});
+
 Deno.test("GET / with Accept: text/html is the page; without it, the protocol's answer", async () => {
   await using t = await testApp({ status: page(new Inventory()) });
   const browser = await call(t.app, "GET", "/", { headers: HTML });
