@@ -123,6 +123,16 @@ export const SERVE_OPTIONS = {
     parse: (value: string, flag: string) => !parseBoolean(flag, value),
   } satisfies Option<boolean>,
   shutdownTimeoutSeconds: seconds("shutdown-timeout", "grace period for requests at shutdown", 10),
+  shutdownDelaySeconds: seconds(
+    "shutdown-delay",
+    "at shutdown, first answer /healthz with 503 this long while serving on (for a load balancer)",
+    0,
+  ),
+  syncIntervalSeconds: seconds(
+    "sync-interval",
+    "object store: how often servers on one bucket share what they stored; 0: never",
+    10,
+  ),
   maxSize: {
     flag: "max-size",
     takes: "SIZE",

@@ -81,6 +81,14 @@ export async function startServer(config: ServeConfig, log: Logger): Promise<Run
   let stopping: Promise<void> | null = null;
   function shutdown(): Promise<void> {
     stopping ??= (async () => {
+      wiring.announceShutdown();
+      if (config.shutdownDelaySeconds > 0) {
+        // Serving on while /healthz says 503, so a load balancer moves traffic away first.
+        log.info(
+          `shutting down: /healthz answers 503; serving ${config.shutdownDelaySeconds}s more`,
+        );
+        await new Promise((resolve) => setTimeout(resolve, config.shutdownDelaySeconds * 1000));
+      }
       log.info(`shutting down: waiting up to ${config.shutdownTimeoutSeconds}s for requests`);
       const deadline = Date.now() + config.shutdownTimeoutSeconds * 1000;
       front.stopAccepting();
@@ -91,6 +99,7 @@ export async function startServer(config: ServeConfig, log: Logger): Promise<Run
       await withDeadline(front.drain(), deadline);
       await front.close();
       await wiring.storage.abortUploads();
+      await withDeadline(wiring.close(), Date.now() + 5_000);
     })();
     return stopping;
   }

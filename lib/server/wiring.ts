@@ -17,12 +17,15 @@ import type { Logger } from "../base/log.ts";
 import { Metrics } from "../status/metrics.ts";
 import { checkPolicyAgainstFlags, parsePolicy, type Policy } from "../access/policy.ts";
 import { withQuota } from "../storage/quota.ts";
+import { SharedView } from "../storage/shared_view.ts";
 import { TrustedProxies } from "../auth/client_address.ts";
 import { LoginThrottle } from "../auth/throttle.ts";
 import { StatusPage } from "../status/page.ts";
 import { describeStorage, openStorage } from "../storage/mod.ts";
 import type { Storage } from "../storage/types.ts";
 import { VERSION } from "../base/version.ts";
+
+const SHUTTING_DOWN = { ok: false, detail: "shutting down" };
 
 /** Everything built from the configuration. */
 export interface Wiring {
@@ -43,6 +46,10 @@ export interface Wiring {
   buildInventory(): Promise<string>;
   /** Re-reads the htpasswd file (SIGHUP). */
   reload(): Promise<void>;
+  /** From now on `/healthz` answers 503: a shutdown has begun. */
+  announceShutdown(): void;
+  /** After the last request: tells servers sharing the location that this one stopped cleanly. */
+  close(): Promise<void>;
 }
 
 /**
@@ -108,20 +115,40 @@ async function readTls(config: ServeConfig): Promise<TlsMaterial | null> {
   return { cert, key };
 }
 
-/** The storage stack: the medium, the inventory it keeps, and the limits when there are any. */
+/**
+ * The storage stack: the medium, the inventory it keeps (shared with the
+ * other servers on a bucket), and the limits when there are any.
+ */
 async function buildStorage(
   config: ServeConfig,
   inventory: Inventory,
   policy: Policy | null,
-): Promise<Storage> {
-  const counted = withInventory(await openStorage(config.storage, Deno.env.toObject()), inventory);
+  log: Logger,
+): Promise<{ storage: Storage; view: SharedView | null }> {
+  const medium = await openStorage(config.storage, Deno.env.toObject());
+  const view = medium.notes && config.syncIntervalSeconds > 0
+    ? new SharedView({
+      notes: medium.notes,
+      inventory,
+      scan: (onObject, options) => medium.scan(onObject, options),
+      intervalMs: config.syncIntervalSeconds * 1000,
+      log,
+    })
+    : null;
+  const counted = withInventory(
+    medium,
+    inventory,
+    Date.now,
+    view ? (change) => view.record(change) : undefined,
+  );
   const { maxSize } = config;
   const hasLimits = maxSize !== null || (policy?.hasLimits() ?? false);
-  if (!hasLimits) return counted;
-  return withQuota(counted, inventory, (repo) => [
+  if (!hasLimits) return { storage: counted, view };
+  const storage = withQuota(counted, inventory, (repo) => [
     ...(maxSize === null ? [] : [{ scope: [], maxBytes: maxSize }]),
     ...(policy?.limitsFor(repo) ?? []),
-  ]);
+  ], view ?? undefined);
+  return { storage, view };
 }
 
 /** Scans the storage into the inventory; the line says what was found and removed. */
@@ -160,6 +187,33 @@ function flagLines(config: ServeConfig, metrics: Metrics | null, policy: Policy 
   ].filter((line): line is string => typeof line === "string");
 }
 
+function statusPage(
+  config: ServeConfig,
+  inventory: Inventory,
+  storage: Storage,
+  policy: Policy | null,
+): StatusPage {
+  return new StatusPage({
+    inventory,
+    health: () => storage.health(),
+    version: VERSION,
+    startedMs: Date.now(),
+    staleAfterSeconds: config.staleAfterSeconds,
+    maxSizeBytes: config.maxSize,
+    limitsFor: policy?.hasLimits() ? (repo) => policy.limitsFor(repo) : undefined,
+  });
+}
+
+/** A warning when the storage takes no writes at start. */
+async function writableLines(storage: Storage): Promise<string[]> {
+  const writable = await storage.health();
+  if (writable.ok) return [];
+  return [
+    `warning: the storage takes no writes (${writable.detail}): restic can list, read and ` +
+    "restore; backups, creates and deletes answer 507 and /healthz 503 until it does",
+  ];
+}
+
 /**
  * Builds the app and its parts from the configuration, reading the files it
  * names and preparing the storage (its leftovers removed, its objects counted).
@@ -179,24 +233,19 @@ export async function wire(config: ServeConfig, log: Logger): Promise<Wiring> {
   const policy = await loadPolicy(config);
   const tls = await readTls(config);
   const inventory = new Inventory();
-  const storage = await buildStorage(config, inventory, policy);
+  const { storage, view } = await buildStorage(config, inventory, policy, log);
   const storageLines = await storage.prepare();
   const metrics = config.prometheus ? new Metrics(inventory, config.maxSize) : null;
   const passwords = !config.noAuth && config.proxyAuthUsername === null;
   if (passwords) metrics?.countLogins(throttle);
-  const status = config.statusPage
-    ? new StatusPage({
-      inventory,
-      health: () => storage.health(),
-      version: VERSION,
-      startedMs: Date.now(),
-      staleAfterSeconds: config.staleAfterSeconds,
-      maxSizeBytes: config.maxSize,
-      limitsFor: policy?.hasLimits() ? (repo) => policy.limitsFor(repo) : undefined,
-    })
-    : null;
+  const status = config.statusPage ? statusPage(config, inventory, storage, policy) : null;
+  let stopping = false;
   const app = trackInFlight(createApp({
-    storage,
+    // From the first moment of a shutdown /healthz says 503: a load balancer stops sending first.
+    storage: {
+      ...storage,
+      health: () => stopping ? Promise.resolve(SHUTTING_DOWN) : storage.health(),
+    },
     log,
     auth,
     policy,
@@ -211,21 +260,24 @@ export async function wire(config: ServeConfig, log: Logger): Promise<Wiring> {
     appendOnly: config.appendOnly,
     privateRepos: config.privateRepos,
   }));
-  const writable = await storage.health();
   const startupLines = [
     `restic-rest ${VERSION}`,
     auth ? `authentication: ${auth.description}` : "authentication disabled (--no-auth)",
     await describeStorage(config.storage),
     ...storageLines,
-    ...(writable.ok ? [] : [
-      `warning: the storage takes no writes (${writable.detail}): restic can list, read and ` +
-      "restore; backups, creates and deletes answer 507 and /healthz 503 until it does",
-    ]),
+    ...await writableLines(storage),
     ...flagLines(config, metrics, policy),
   ];
-  const buildInventory = () => countStored(storage, inventory, config.maxSize);
-  const reload = async (): Promise<void> => {
-    await auth?.reload?.("SIGHUP");
+  return {
+    app,
+    storage,
+    inventory,
+    metrics,
+    tls,
+    startupLines,
+    buildInventory: () => view ? view.start() : countStored(storage, inventory, config.maxSize),
+    reload: async () => void await auth?.reload?.("SIGHUP"),
+    announceShutdown: () => void (stopping = true),
+    close: async () => await view?.close(),
   };
-  return { app, storage, inventory, metrics, tls, startupLines, buildInventory, reload };
 }

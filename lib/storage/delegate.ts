@@ -17,6 +17,7 @@ import type { Storage } from "./types.ts";
 export function delegate(inner: Storage): Storage {
   return {
     repoFootprintBytes: inner.repoFootprintBytes,
+    notes: inner.notes,
     prepare: () => inner.prepare(),
     scan: (onObject, options) => inner.scan(onObject, options),
     repoExists: (repo, options) => inner.repoExists(repo, options),

@@ -196,6 +196,26 @@ export class Inventory {
     return this.#objects;
   }
 
+  /**
+   * Takes over everything another inventory counted (a fresh listing), in
+   * one step, so that readers never see a half-built one.
+   *
+   * @param other The inventory to copy; not used afterwards.
+   */
+  adopt(other: Inventory): void {
+    for (
+      const [mine, theirs] of [
+        [this.#repos, other.#repos],
+        [this.#bytesUnder, other.#bytesUnder],
+        [this.#reposUnder, other.#reposUnder],
+      ] as [Map<string, unknown>, Map<string, unknown>][]
+    ) {
+      mine.clear();
+      for (const [key, value] of theirs) mine.set(key, value);
+    }
+    this.#objects = other.#objects;
+  }
+
   /** Marks the scan of what was stored before the start as finished. */
   markComplete(): void {
     this.#complete = true;
@@ -211,6 +231,28 @@ export class Inventory {
   }
 }
 
+/** A change to what is stored, as this server made it (for servers sharing a location). */
+export interface StoredChange {
+  /** When, epoch ms. */
+  t: number;
+  /** `+` object stored, `-` object deleted, `c` repository created, `d` repository removed. */
+  op: "+" | "-" | "c" | "d";
+  /** The repository. */
+  r: RepoPath;
+  /** The object's type (`config` too), for `+` and `-`. */
+  k?: string;
+  /** The object's name (none for the config). */
+  n?: string;
+  /** The object's size, for `+` and `-`. */
+  z?: number;
+}
+
+function objectChange(op: "+" | "-", ref: ObjectRef, size: number, t: number): StoredChange {
+  return ref.type === "config"
+    ? { t, op, r: ref.repo, k: ref.type, z: size }
+    : { t, op, r: ref.repo, k: ref.type, n: ref.name, z: size };
+}
+
 /**
  * Wraps a storage so that its scan fills the inventory and every write and
  * delete updates it.
@@ -218,12 +260,14 @@ export class Inventory {
  * @param inner The storage that holds the bytes.
  * @param inventory The inventory to keep.
  * @param now The clock, for the last-write time.
+ * @param onChange Told of every change made through this storage (a shared view publishes them).
  * @returns The wrapped storage.
  */
 export function withInventory(
   inner: Storage,
   inventory: Inventory,
   now: () => number = Date.now,
+  onChange: (change: StoredChange) => void = () => {},
 ): Storage {
   return {
     ...delegate(inner),
@@ -241,6 +285,7 @@ export function withInventory(
     async createRepo(repo, options) {
       await inner.createRepo(repo, options);
       inventory.repoCreated(repo);
+      onChange({ t: now(), op: "c", r: repo });
     },
     async save(ref, body, options): Promise<SaveResult> {
       const result = await inner.save(ref, body, options);
@@ -249,17 +294,22 @@ export function withInventory(
         inventory.added(ref, result.size, time);
         inventory.touched(ref.repo, time);
         inventory.repoCreated(ref.repo); // a store into a repository nobody created makes it
+        onChange(objectChange("+", ref, result.size, time));
       }
       return result;
     },
     async removeRepo(repo, options) {
       const removed = await inner.removeRepo(repo, options);
       inventory.removedRepo(repo);
+      if (removed) onChange({ t: now(), op: "d", r: repo });
       return removed;
     },
     async remove(ref, options) {
       const result = await inner.remove(ref, options);
-      if (result.existed !== false && result.size !== null) inventory.removed(ref, result.size);
+      if (result.existed !== false && result.size !== null) {
+        inventory.removed(ref, result.size);
+        onChange(objectChange("-", ref, result.size, now()));
+      }
       return result;
     },
   };

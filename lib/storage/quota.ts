@@ -41,6 +41,18 @@ export function recoveryOverdraft(maxBytes: number): number {
   return Math.max(1 << 20, Math.floor(maxBytes / 100));
 }
 
+/**
+ * Servers sharing a location (a bucket), as the limits see them: each
+ * server may take only its share of what is left, so that servers that
+ * cannot see each other's newest writes yet cannot overshoot together.
+ */
+export interface QuotaSharing {
+  /** Servers on the location now, this one included. */
+  servers(): number;
+  /** Bytes this server stored under a folder that the others may not count yet. */
+  unseenUnder(scope: RepoPath): number;
+}
+
 /** An admitted upload's hold on the budget. */
 interface Ticket {
   onReceive?: (totalBytes: number) => void;
@@ -58,12 +70,23 @@ class Budgets {
     readonly inventory: Inventory,
     readonly limitsFor: LimitsFor,
     readonly footprint: number,
+    readonly sharing?: QuotaSharing,
   ) {}
 
+  /**
+   * What this server may still admit under a folder. Alone: the limit less
+   * what is stored and held. With N servers: an Nth of what is left as all
+   * of them know it, less what this one stored since (which the others may
+   * not see yet), so that together they stay within the limit.
+   */
   #free(scope: RepoPath, limit: number): number {
-    return limit - this.inventory.bytesUnder(scope) -
-      this.footprint * this.inventory.reposUnder(scope) -
-      (this.#reserved.get(formatRepo(scope)) ?? 0);
+    const stored = this.inventory.bytesUnder(scope) +
+      this.footprint * this.inventory.reposUnder(scope);
+    const held = this.#reserved.get(formatRepo(scope)) ?? 0;
+    const servers = this.sharing?.servers() ?? 1;
+    if (servers <= 1) return limit - stored - held;
+    const unseen = this.sharing!.unseenUnder(scope);
+    return Math.floor((limit - (stored - unseen)) / servers) - unseen - held;
   }
 
   #hold(limits: ScopedLimit[], bytes: number): void {
@@ -151,10 +174,16 @@ class Budgets {
  * @param inner The storage that holds the bytes.
  * @param inventory Usage, for the limits.
  * @param limitsFor The limits for a repository (none: unlimited).
+ * @param sharing The other servers on the location, when it is shared.
  * @returns The wrapped storage.
  */
-export function withQuota(inner: Storage, inventory: Inventory, limitsFor: LimitsFor): Storage {
-  const budgets = new Budgets(inventory, limitsFor, inner.repoFootprintBytes);
+export function withQuota(
+  inner: Storage,
+  inventory: Inventory,
+  limitsFor: LimitsFor,
+  sharing?: QuotaSharing,
+): Storage {
+  const budgets = new Budgets(inventory, limitsFor, inner.repoFootprintBytes, sharing);
   return {
     ...delegate(inner),
     async createRepo(repo, options): Promise<void> {

@@ -168,8 +168,31 @@ export interface Health {
   freeBytes?: number;
 }
 
+/**
+ * Small records every server on one location can read and each writes its
+ * own of: how servers sharing a bucket tell each other what they stored
+ * (see `shared_view.ts`). Names are plain (`journal-ab12`); the medium keeps
+ * them apart from repositories, where restic never looks.
+ */
+export interface SharedNotes {
+  /** Every note's name with a tag that changes when the note does (an ETag). */
+  list(signal?: AbortSignal): Promise<{ name: string; tag: string }[]>;
+  /** A note's text, or `null` when it is gone. */
+  read(name: string, signal?: AbortSignal): Promise<string | null>;
+  /** Writes a note whole (one request: readers see the old or the new). */
+  write(name: string, text: string, signal?: AbortSignal): Promise<void>;
+  /** Removes a note; a missing one is fine. */
+  remove(name: string, signal?: AbortSignal): Promise<void>;
+}
+
 /** Where restic's repositories live. */
 export interface Storage {
+  /**
+   * Notes shared by every server on this location, for a medium that
+   * several servers can share (a bucket); absent for a folder, which one
+   * process owns.
+   */
+  readonly notes?: SharedNotes;
   /**
    * Bytes a repository takes on the medium before anything is stored in it
    * (a disk's 261 folders); size limits count it for every repository.

@@ -11,6 +11,7 @@
  * @module
  */
 
+import { S3Notes } from "./notes.ts";
 import { ConfigError } from "../../base/errors.ts";
 import type { RepoPath } from "../../base/repo_path.ts";
 import type { ObjectType } from "../../base/restic.ts";
@@ -49,6 +50,8 @@ export class S3Storage implements Storage {
   readonly #keys: KeyLayout;
   readonly #repos: RepoKeeper;
   readonly #uploads: S3Uploads;
+  /** Where servers sharing this bucket and prefix tell each other what they stored. */
+  readonly notes: S3Notes;
   #health: { at: number; answer: Promise<Health> } | null = null;
 
   /**
@@ -63,6 +66,7 @@ export class S3Storage implements Storage {
     this.#keys = new KeyLayout(prefix);
     this.#repos = new RepoKeeper(this.#ops, this.#keys);
     this.#uploads = new S3Uploads(this.#ops, this.#keys, this.#repos, options.signPayload ?? true);
+    this.notes = new S3Notes(this.#ops, prefix);
   }
 
   /**

@@ -16,7 +16,7 @@ const parser = new XMLParser({
 
 /** One page of a bucket listing. */
 export interface ListResult {
-  keys: { key: string; size: number; mtimeMs: number }[];
+  keys: { key: string; size: number; mtimeMs: number; etag: string }[];
   /** Key prefixes one level down, with a delimiter. */
   prefixes: string[];
   /** Where the next page starts; `null` on the last page. */
@@ -31,12 +31,14 @@ export interface ListResult {
  */
 export function parseList(xml: string): ListResult {
   const result = parser.parse(xml).ListBucketResult ?? {};
-  const contents: { Key?: string; Size?: string; LastModified?: string }[] = result.Contents ?? [];
+  const contents: { Key?: string; Size?: string; LastModified?: string; ETag?: string }[] =
+    result.Contents ?? [];
   return {
     keys: contents.map((c) => ({
       key: String(c.Key ?? ""),
       size: Number(c.Size ?? 0),
       mtimeMs: Date.parse(String(c.LastModified ?? "")) || 0,
+      etag: String(c.ETag ?? ""),
     })),
     prefixes: (result.CommonPrefixes ?? []).map((p: { Prefix?: string }) => String(p.Prefix ?? "")),
     next: String(result.IsTruncated) === "true" ? String(result.NextContinuationToken ?? "") : null,
