@@ -247,7 +247,7 @@ function repoFamilies(repos: [string, RepoStats][]): string[][] {
       repos.flatMap(([path, s]) =>
         OBJECT_TYPES.map((type: ObjectType) =>
           `restic_rest_repo_objects{${labelSet({ repo: repoLabel(path), type })}} ${
-            s.objects[type]
+            Math.max(0, s.objects[type])
           }`
         )
       ),

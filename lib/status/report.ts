@@ -133,7 +133,9 @@ function repoStatus(
   return {
     path,
     storedBytes: stats.bytes,
-    objects: { ...stats.objects },
+    objects: Object.fromEntries(
+      Object.entries(stats.objects).map(([type, n]) => [type, Math.max(0, n)]),
+    ) as Record<ObjectType, number>,
     snapshots: stats.snapshots.size,
     newestSnapshot: newest > 0 ? new Date(newest).toISOString() : null,
     lastWrite: stats.lastWriteMs > 0 ? new Date(stats.lastWriteMs).toISOString() : null,

@@ -21,6 +21,8 @@ export interface RepoStats {
   objects: Record<ObjectType, number>;
   /** Snapshot name → modification time (ms); snapshots are few, so kept whole. */
   snapshots: Map<string, number>;
+  /** Snapshots deleted before their store was counted (servers sharing a location). */
+  forgotten: Set<string>;
   /** When anything was last written, epoch ms (0: never): the newest object's time. */
   lastWriteMs: number;
   /** The repository exists (created, or holding a config), not only objects below its path. */
@@ -33,6 +35,7 @@ function emptyStats(): RepoStats {
     count: 0,
     objects: Object.fromEntries(OBJECT_TYPES.map((t) => [t, 0])) as Record<ObjectType, number>,
     snapshots: new Map(),
+    forgotten: new Set(),
     lastWriteMs: 0,
     exists: false,
   };
@@ -131,7 +134,9 @@ export class Inventory {
     this.#addBytes(ref.repo, size);
     if (ref.type === "config") return;
     stats.objects[ref.type]++;
-    if (ref.type === "snapshots") stats.snapshots.set(ref.name, mtimeMs);
+    if (ref.type !== "snapshots") return;
+    if (stats.forgotten.delete(ref.name)) return;
+    stats.snapshots.set(ref.name, mtimeMs);
   }
 
   /**
@@ -157,8 +162,12 @@ export class Inventory {
     stats.bytes -= size;
     this.#addBytes(ref.repo, -size);
     if (ref.type === "config") return;
-    stats.objects[ref.type] = Math.max(0, stats.objects[ref.type] - 1);
-    if (ref.type === "snapshots") stats.snapshots.delete(ref.name);
+    // No floor at 0: servers sharing a location may learn of a delete before the store it
+    // undoes (a lock stored through one server, deleted through another); the sums stay exact.
+    stats.objects[ref.type]--;
+    if (ref.type === "snapshots" && !stats.snapshots.delete(ref.name)) {
+      stats.forgotten.add(ref.name); // its store, arriving later, is then not counted
+    }
   }
 
   /**

@@ -112,21 +112,30 @@ export function applyChange(inventory: Inventory, change: Change): void {
   } else inventory.removed(ref, change.z ?? 0);
 }
 
+/** What an inventory counts of one key that changes raced a listing on. */
+interface KeyCount {
+  /** Times the key is counted now: 1 present, 0 absent, -1 a delete counted before its store. */
+  counted: number;
+  /** The latest change known for the key: whether it left the key present, and when. */
+  present: boolean;
+  t: number;
+}
+
 /**
- * The last listing: when it ran, what it saw, and the state it counted for
- * each key that changes touched while changes that raced it may still
- * arrive. Changes before it are in it; changes while it ran are checked key
- * by key; later ones apply as they are.
+ * The last listing: when it ran, what it saw, and what the inventory counts
+ * for each key that changes touched while changes that raced it may still
+ * arrive. Changes before it are in it; later ones apply as they are; those
+ * in between are checked key by key, so that, in whatever order they
+ * arrive, each key ends counted as the latest change left it.
  */
 export class Listing {
-  /** Key → present, and the time of the change counted last. */
-  readonly #counted = new Map<string, { present: boolean; t: number }>();
+  readonly #keys = new Map<string, KeyCount>();
 
   /**
    * @param started When the listing began (epoch ms).
    * @param ended When it ended.
    * @param keys What it saw, until {@link forget}.
-   * @param marginMs Clocks of servers may differ this much.
+   * @param marginMs Clocks of servers, and a store's listing, may lag this much.
    */
   constructor(
     readonly started: number,
@@ -139,35 +148,51 @@ export class Listing {
     return change.t <= this.ended + this.marginMs && (change.op === "+" || change.op === "-");
   }
 
-  /** Whether a change is still to be applied to what this listing counted; notes it as counted. */
-  wants(change: Change): boolean {
-    if (change.t < this.started - this.marginMs) return false;
-    if (!this.#raced(change)) return true;
+  #count(change: Change): KeyCount | null {
     const key = changeKey(change);
-    let state = this.#counted.get(key);
-    if (!state) {
-      if (!this.keys) return true; // the window has long closed
-      state = { present: this.keys.has(key), t: 0 };
-      this.#counted.set(key, state);
+    let count = this.#keys.get(key);
+    if (!count && this.keys) {
+      const listed = this.keys.has(key);
+      count = { counted: listed ? 1 : 0, present: listed, t: 0 };
+      this.#keys.set(key, count);
     }
-    if (change.t < state.t) return false; // older than the change counted last
-    const present = change.op === "+";
-    const wanted = present !== state.present;
-    state.present = present;
-    state.t = change.t;
-    return wanted;
+    return count ?? null;
   }
 
-  /** Notes a change the inventory already counts (this server's own). */
+  /**
+   * What to apply of a change to what this listing counted: `1` the store
+   * (its bytes once more), `-1` the delete (once less), `0` nothing.
+   */
+  wants(change: Change): -1 | 0 | 1 {
+    if (change.t < this.started - this.marginMs) return 0;
+    const plain = change.op === "-" ? -1 : 1;
+    if (!this.#raced(change)) return plain;
+    const count = this.#count(change);
+    if (!count) return plain; // the window has long closed
+    if (change.t >= count.t) {
+      count.present = change.op === "+";
+      count.t = change.t;
+    }
+    const step = Math.sign((count.present ? 1 : 0) - count.counted) as -1 | 0 | 1;
+    count.counted += step;
+    return step;
+  }
+
+  /** Notes a change the inventory counted as it is (this server's own). */
   counts(change: Change): void {
-    if (this.keys && this.#raced(change)) {
-      this.#counted.set(changeKey(change), { present: change.op === "+", t: change.t });
+    if (!this.#raced(change)) return;
+    const count = this.#count(change);
+    if (!count) return;
+    count.counted += change.op === "+" ? 1 : -1;
+    if (change.t >= count.t) {
+      count.present = change.op === "+";
+      count.t = change.t;
     }
   }
 
   /** Drops what the listing saw: changes that raced it have all arrived. */
   forget(): void {
     this.keys = null;
-    this.#counted.clear();
+    this.#keys.clear();
   }
 }

@@ -84,6 +84,16 @@ export class SharedView {
     this.#started = this.#options.now();
   }
 
+  /**
+   * How far a listing may be from the moment it ran: clocks of servers
+   * differ, and a store's listing may lag its writes (Swift updates its
+   * container listings after the write has been confirmed). Changes this
+   * close to a listing are checked against it key by key.
+   */
+  get #marginMs(): number {
+    return Math.max(this.#options.intervalMs, 30_000);
+  }
+
   /** How long a write through one server takes at most to reach every other's view (ms). */
   get boundMs(): number {
     return 2 * this.#options.intervalMs + 5_000;
@@ -271,9 +281,12 @@ export class SharedView {
     }
   }
 
-  /** Applies a change unless the last listing already counted it. */
+  /** Applies a change as far as the last listing has not counted it already. */
   #applyChecked(inventory: Inventory, change: Change): void {
-    if (this.#listing?.wants(change)) applyChange(inventory, change);
+    const step = this.#listing?.wants(change) ?? 0;
+    if (step === 0) return;
+    const op = change.op === "+" || change.op === "-" ? (step > 0 ? "+" : "-") : change.op;
+    applyChange(inventory, op === change.op ? change : { ...change, op });
   }
 
   /** Lists the whole location into a new inventory, replays the changes that raced it, swaps. */
@@ -290,9 +303,12 @@ export class SharedView {
         keys.add(refKey(found.ref));
       }, { onRepo: (repo) => fresh.repoCreated(repo) });
       keys.seal();
-      const listing = new Listing(began, now(), keys, this.#options.intervalMs);
-      this.#listing = listing;
+      const ended = now();
       await this.#sync(false);
+      // From here to the swap nothing awaits: a change of this server's own in between would
+      // be noted by the new listing without being in the new inventory.
+      const listing = new Listing(began, ended, keys, this.#marginMs);
+      this.#listing = listing;
       const own: Peer = {
         tag: "",
         journal: { v: 1, server: this.server, started: 0, beat: 0, changes: this.#changes },
@@ -308,7 +324,10 @@ export class SharedView {
       }
       inventory.adopt(fresh);
       // Changes that raced the listing arrive within two intervals; then the keys can go.
-      const release = setTimeout(() => listing.forget(), 3 * this.#options.intervalMs + 5_000);
+      const release = setTimeout(
+        () => listing.forget(),
+        this.#marginMs + 3 * this.#options.intervalMs + 5_000,
+      );
       Deno.unrefTimer(release);
       if (why !== "start") {
         log.info(

@@ -21,8 +21,11 @@ const INTERVAL = 10_000;
 class MemoryNotes implements SharedNotes {
   readonly texts = new Map<string, { text: string; tag: string }>();
   #tags = 0;
-  list() {
-    return Promise.resolve([...this.texts].map(([name, { tag }]) => ({ name, tag })));
+  /** Runs while a listing of the notes is under way. */
+  onList: (() => Promise<void>) | null = null;
+  async list() {
+    await this.onList?.();
+    return [...this.texts].map(([name, { tag }]) => ({ name, tag }));
   }
   read(name: string) {
     return Promise.resolve(this.texts.get(name)?.text ?? null);
@@ -308,4 +311,66 @@ Deno.test("three servers that cannot see each other's newest writes stay within 
   assert.ok(40_000_000 + admitted <= limit, `${admitted} admitted over 40 MB stay within ${limit}`);
   // Refused at most one pack a server early: the room left is under 3 packs.
   assert.ok(limit - 40_000_000 - admitted < 3 * pack, `${admitted} admitted`);
+});
+
+Deno.test("a delete that arrives before the store it undoes (a lock through two servers) counts right", async () => {
+  const location = new Location();
+  const [a, b, c] = [location.server(), location.server(), location.server()];
+  for (const server of [a, b, c]) await server.view.start();
+  await a.storage.createRepo(["l"]);
+  await store(a, { repo: ["l"], type: "config" }, 155);
+  await roundOnAll(location, [a, b, c]);
+  // Long after the listings (changes apply as they come), every server alive.
+  for (let i = 0; i < 3; i++) await roundOnAll(location, [a, b, c]);
+  const lock = ref(["l"], "locks");
+  const snapshot = ref(["l"], "snapshots");
+  await store(a, lock, 200); // a has not published yet…
+  await store(a, snapshot, 300);
+  location.clock += 100;
+  await b.storage.remove(lock); // …when b deletes both and publishes
+  await b.storage.remove(snapshot);
+  await b.view.syncNow();
+  await c.view.syncNow(); // c learns of the deletes first
+  await a.view.syncNow();
+  await c.view.syncNow();
+  await assertAllSeeTruth(location, [c], "after the delete arrived first");
+  const stats = new Map(c.inventory.repos()).get("/l/")!;
+  assert.equal(stats.objects.locks, 0);
+  assert.equal(stats.snapshots.size, 0);
+});
+
+Deno.test("a server's own write while its listing reads the journals is counted", async () => {
+  const location = new Location();
+  const a = location.server();
+  await a.storage.createRepo(["o"]);
+  let lists = 0;
+  location.notes.onList = async () => {
+    // The second read of the notes is the one right after the listing, before the swap.
+    if (++lists === 2) await store(a, ref(["o"], "data"), 5000);
+  };
+  await a.view.start();
+  location.notes.onList = null;
+  assert.equal(lists, 2);
+  await assertAllSeeTruth(location, [a], "after the write between listing and swap");
+  assert.equal(a.inventory.bytesUnder([]), 5000);
+});
+
+Deno.test("a lock stored through a peer and deleted here before the peer published it counts zero", async () => {
+  const location = new Location();
+  const [a, b] = [location.server(), location.server()];
+  await b.view.start();
+  await b.storage.createRepo(["k"]);
+  await b.view.syncNow();
+  await a.view.start(); // a's listing has no lock; changes close to it are checked key by key
+  location.clock += 10;
+  const lock = ref(["k"], "locks");
+  await store(b, lock, 136); // not yet published…
+  location.clock += 10;
+  await a.storage.remove(lock); // …when restic deletes it through a
+  await a.view.syncNow();
+  await b.view.syncNow(); // now b publishes the store
+  await a.view.syncNow();
+  await b.view.syncNow();
+  await assertAllSeeTruth(location, [a, b], "after the lock came and went");
+  assert.equal(new Map(a.inventory.repos()).get("/k/")!.objects.locks, 0);
 });

@@ -143,11 +143,12 @@ export class S3Uploads {
     options.onReceive?.(bytes.length);
     const digest = digestOf(bytes.length, createHash("sha256").update(bytes), ref, options);
     if (ref.type === "config") return await this.#putConfig(key, bytes, digest, options);
+    // Not cut when the client leaves: the store may have taken it already, and a save that
+    // failed after that would be in the store but in no server's count.
     await this.ops.put(key, bytes, {
       contentLength: bytes.length,
       payloadHash: digest,
       headers: ownerHeaders(ref, options),
-      signal: options.signal,
     });
     return { created: true, size: bytes.length };
   }
