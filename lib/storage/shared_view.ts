@@ -62,7 +62,6 @@ export class SharedView {
   readonly #started: number;
   readonly #changes: Change[] = [];
   #seq = 0;
-  #published = -1;
   readonly #peers = new Map<string, Peer>();
   #listing: Listing | null = null;
   #relisting: Promise<void> | null = null;
@@ -219,7 +218,6 @@ export class SharedView {
       changes: this.#changes,
     };
     await this.#options.notes.write(journalName(this.server), JSON.stringify(journal));
-    this.#published = this.#seq;
   }
 
   /** Publishes this server's journal, reads the peers', applies what is new. */
@@ -345,10 +343,5 @@ export class SharedView {
   /** Full listings made so far, the first at start included. */
   get listings(): number {
     return this.#listings;
-  }
-
-  /** Own changes not yet published (tests). */
-  get unpublished(): number {
-    return this.#seq - Math.max(0, this.#published);
   }
 }

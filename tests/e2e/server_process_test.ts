@@ -149,3 +149,33 @@ Deno.test({
     assert.deepEqual(await tempFiles(data.path), []);
   },
 });
+
+Deno.test({
+  name: "SIGTERM with --shutdown-delay: /healthz says 503 at once while requests are still served",
+  ...E2E,
+  async fn() {
+    await using data = await tempDir();
+    await using server = await serveNoAuth(data, "--shutdown-delay 2");
+    const before = await fetch(`${server.url}/healthz`);
+    assert.equal(before.status, 200, await before.text());
+    const started = Date.now();
+    const exited = server.stop("SIGTERM");
+    assert.ok(
+      await eventually(async () => (await fetch(`${server.url}/healthz`)).status === 503, 1500),
+    );
+    const health = await fetch(`${server.url}/healthz`);
+    assert.deepEqual(await health.json(), {
+      status: "unavailable",
+      reason: "shutting down",
+      inventory: "complete",
+    });
+    // Still serving restic meanwhile: a repository is created, not refused.
+    const created = await fetch(`${server.url}/late/?create=true`, { method: "POST" });
+    await created.body?.cancel();
+    assert.equal(created.status, 200);
+    assert.ok(Date.now() - started < 2000, "checked within the delay");
+    assert.equal(await exited, 0);
+    assert.ok(Date.now() - started >= 2000, "served for the whole delay");
+    assert.ok(server.stderr.some((l) => /\/healthz answers 503; serving 2s more/.test(l)));
+  },
+});
