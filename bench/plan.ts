@@ -24,6 +24,7 @@ import {
 import { type ServerKind, startServer } from "./servers.ts";
 import { loginRounds } from "./logins.ts";
 import { storeRounds } from "./store.ts";
+import { workloadRounds } from "./workloads.ts";
 import type { Tools } from "./tools.ts";
 
 /** The scenarios the `+auth+log` variant runs: its rows are compared with the plain ones. */
@@ -202,7 +203,7 @@ async function millionRounds(tools: Tools, scale: Scale, dir: string): Promise<S
  * @param tools The instruments and peers.
  * @param scale Sizes and rounds.
  * @param dir Scratch space.
- * @param only Scenario labels (or `idle`, `restic`, `million`, `store`, `logins`) to run; all
+ * @param only Scenario labels (or `idle`, `workloads`, `restic`, `million`, `store`, `logins`) to run; all
  *   when absent.
  * @returns Every sample.
  */
@@ -213,13 +214,14 @@ export async function runAll(
   only?: string[],
 ): Promise<Sample[]> {
   const scenarioLabels = withNeeds(
-    only?.filter((l) => !["idle", "restic", "million", "store", "logins"].includes(l)),
+    only?.filter((l) => !["idle", "workloads", "restic", "million", "store", "logins"].includes(l)),
   );
   return [
     ...(only && scenarioLabels?.length === 0
       ? []
       : await scenarioRounds(tools, scale, dir, scenarioLabels)),
     ...(wanted(only, "idle") ? await idleEmpty(tools, scale, dir) : []),
+    ...(wanted(only, "workloads") ? await workloadRounds(tools, scale, dir) : []),
     ...(wanted(only, "restic") ? await resticRounds(tools, scale, dir) : []),
     ...(wanted(only, "million") ? await millionRounds(tools, scale, dir) : []),
     ...(wanted(only, "logins") ? await loginRounds(tools, scale, dir) : []),

@@ -133,6 +133,12 @@ export const TARGETS: Target[] = [
   ...["upload-c1", "upload-c8", "download-c1", "download-c8", "range-c8", "small-c32", "list"]
     .map((label) => absolute(`${label} peak RSS MiB`, 96, "MiB")),
   relative("restic backup s", "local restic", 1.05, false),
+  relative("user backup s", "rest-server", 1.05, false),
+  relative("user restore s", "rest-server", 1.15, false),
+  relative("user check --read-data s", "rest-server", 1.10, false),
+  relative("user forget --prune s", "rest-server", 1.10, false),
+  absolute("user RSS peak MiB", 96, "MiB"),
+  absolute("8 clients RSS peak MiB", 128, "MiB"),
   absolute("million first answer ms", 1000, "ms"),
   relative("million v2 s", "rest-server", 1.0, false),
   absolute("million peak RSS MiB", 96, "MiB"),

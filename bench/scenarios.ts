@@ -20,6 +20,12 @@ export interface Scale {
   millionObjects: number;
   /** Objects in the bucket for the object store's listing scenario. */
   storeListed: number;
+  /** The restic workloads: MiB backed up (four large files and small ones), small files. */
+  workloadMib: number;
+  workloadSmallFiles: number;
+  /** Clients backing up and restoring at once, and MiB each. */
+  clients: number;
+  clientMib: number;
   rounds: number;
 }
 
@@ -33,6 +39,10 @@ export const FULL: Scale = {
   resticMib: 1024,
   millionObjects: 1_000_000,
   storeListed: 10_000,
+  workloadMib: 1024,
+  workloadSmallFiles: 3000,
+  clients: 8,
+  clientMib: 64,
   rounds: 2,
 };
 
@@ -46,6 +56,10 @@ export const QUICK: Scale = {
   resticMib: 8,
   millionObjects: 3000,
   storeListed: 300,
+  workloadMib: 16,
+  workloadSmallFiles: 50,
+  clients: 2,
+  clientMib: 2,
   rounds: 1,
 };
 

@@ -1,0 +1,225 @@
+/**
+ * What a restic user does, timed with the real restic against restic-rest
+ * and rest-server on the same data, rounds interleaved: init, backup, a
+ * second backup after changes, restore, `check --read-data`,
+ * `forget --prune`, with the server's peak memory in each phase (sampled
+ * every 20 ms, and the kernel's high-water mark over the whole run); then
+ * several clients backing up and restoring at once, each checked clean.
+ *
+ * @module
+ */
+
+import { join } from "node:path";
+import type { Sample } from "./report.ts";
+import type { Scale } from "./scenarios.ts";
+import { type BenchServer, type ServerKind, startServer } from "./servers.ts";
+import type { Tools } from "./tools.ts";
+
+const ENV = {
+  RESTIC_PASSWORD: "bench-password",
+  RESTIC_REST_USERNAME: "",
+  RESTIC_REST_PASSWORD: "",
+};
+
+/** Runs restic; throws with its output when it fails. */
+async function restic(repo: string, args: string[]): Promise<void> {
+  const out = await new Deno.Command("restic", {
+    args: ["-r", repo, "--no-cache", "-q", ...args],
+    env: ENV,
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  if (!out.success) {
+    throw new Error(`restic ${args[0]}: ${new TextDecoder().decode(out.stderr)}`);
+  }
+}
+
+/** Drops the page cache where allowed (root), so reads come from the disk as a user's would. */
+async function dropCaches(): Promise<boolean> {
+  try {
+    await Deno.writeTextFile("/proc/sys/vm/drop_caches", "3");
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Four large random files and many small ones (`mib` in all), made once. */
+async function makeSource(dir: string, mib: number, smallFiles: number): Promise<void> {
+  try {
+    await Deno.stat(join(dir, "done"));
+    return;
+  } catch { /* make it */ }
+  await Deno.mkdir(join(dir, "small"), { recursive: true });
+  const smallBytes = 8 << 10;
+  const large = Math.floor(((mib << 20) - smallFiles * smallBytes) / 4);
+  const fill = (bytes: Uint8Array) => {
+    for (let at = 0; at < bytes.length; at += 65536) {
+      crypto.getRandomValues(bytes.subarray(at, at + 65536));
+    }
+    return bytes;
+  };
+  for (let i = 0; i < 4; i++) {
+    await Deno.writeFile(join(dir, `large-${i}`), fill(new Uint8Array(large)));
+  }
+  for (let i = 0; i < smallFiles; i++) {
+    await Deno.writeFile(join(dir, "small", `f${i}`), fill(new Uint8Array(smallBytes)));
+  }
+  await Deno.writeTextFile(join(dir, "done"), "");
+}
+
+/** Samples a server's resident memory until stopped; the highest seen, in MiB. */
+function watchMemory(server: BenchServer): { stop(): Promise<number> } {
+  let peak = 0;
+  let running = true;
+  const loop = (async () => {
+    while (running) {
+      const kib = await server.rssKib().catch(() => 0);
+      peak = Math.max(peak, kib);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  })();
+  return {
+    async stop() {
+      running = false;
+      await loop;
+      return peak / 1024;
+    },
+  };
+}
+
+async function highWaterMib(server: BenchServer): Promise<number> {
+  const status = await Deno.readTextFile(`/proc/${server.pid}/status`);
+  return Number(/^VmHWM:\s+(\d+)/m.exec(status)?.[1] ?? NaN) / 1024;
+}
+
+/** One user's workload through one server: each phase's seconds and peak memory. */
+async function oneClient(
+  kind: ServerKind,
+  tools: Tools,
+  dir: string,
+  source: string,
+): Promise<Sample[]> {
+  const data = join(dir, "runs", `workload-${kind}`);
+  const target = join(dir, "runs", `restore-${kind}`);
+  await Deno.remove(data, { recursive: true }).catch(() => {});
+  await Deno.remove(target, { recursive: true }).catch(() => {});
+  const server = await startServer(kind, tools, data);
+  const repo = `rest:${server.url}/user/`;
+  const changed = join(source, "changed");
+  const samples: Sample[] = [];
+  const phase = async (name: string, work: () => Promise<void>, cold = false) => {
+    if (cold) await dropCaches();
+    const memory = watchMemory(server);
+    const started = performance.now();
+    await work();
+    samples.push({ kind, row: `user ${name} s`, value: (performance.now() - started) / 1000 });
+    samples.push({ kind, row: `user RSS during ${name} MiB`, value: await memory.stop() });
+  };
+  try {
+    await Deno.remove(changed, { recursive: true }).catch(() => {});
+    await phase("init", () => restic(repo, ["init"]));
+    await phase("backup", () => restic(repo, ["backup", source]), true);
+    // About 5% new: one new file of random bytes.
+    const total = [...Deno.readDirSync(source)].length;
+    await Deno.mkdir(changed);
+    const fresh = new Uint8Array(
+      Math.max(1 << 20, (Deno.statSync(join(source, "large-0")).size * 4) / 20),
+    );
+    for (let at = 0; at < fresh.length; at += 65536) {
+      crypto.getRandomValues(fresh.subarray(at, at + 65536));
+    }
+    await Deno.writeFile(join(changed, `new-${total}`), fresh);
+    await phase("second backup", () => restic(repo, ["backup", source]), true);
+    await phase("restore", () => restic(repo, ["restore", "latest", "--target", target]), true);
+    await phase("check --read-data", () => restic(repo, ["check", "--read-data"]), true);
+    await phase("forget --prune", () => restic(repo, ["forget", "--keep-last", "1", "--prune"]));
+    samples.push({ kind, row: "user RSS peak MiB", value: await highWaterMib(server) });
+  } finally {
+    await server.stop();
+    await Deno.remove(changed, { recursive: true }).catch(() => {});
+    await Deno.remove(data, { recursive: true }).catch(() => {});
+    await Deno.remove(target, { recursive: true }).catch(() => {});
+  }
+  return samples;
+}
+
+/** `clients` users at once through one server: backups, then restores; every repository checked. */
+async function manyClients(
+  kind: ServerKind,
+  tools: Tools,
+  dir: string,
+  sources: string[],
+): Promise<Sample[]> {
+  const data = join(dir, "runs", `clients-${kind}`);
+  await Deno.remove(data, { recursive: true }).catch(() => {});
+  const server = await startServer(kind, tools, data);
+  const repos = sources.map((_, i) => `rest:${server.url}/client${i}/`);
+  const n = sources.length;
+  const samples: Sample[] = [];
+  try {
+    await Promise.all(repos.map((repo) => restic(repo, ["init"])));
+    const memory = watchMemory(server);
+    let started = performance.now();
+    await Promise.all(repos.map((repo, i) => restic(repo, ["backup", sources[i]])));
+    samples.push({
+      kind,
+      row: `${n} clients backup s`,
+      value: (performance.now() - started) / 1000,
+    });
+    await dropCaches();
+    started = performance.now();
+    await Promise.all(
+      repos.map((repo, i) =>
+        restic(repo, ["restore", "latest", "--target", join(data, "..", `restore-${kind}-${i}`)])
+      ),
+    );
+    samples.push({
+      kind,
+      row: `${n} clients restore s`,
+      value: (performance.now() - started) / 1000,
+    });
+    samples.push({ kind, row: `${n} clients RSS peak MiB`, value: await memory.stop() });
+    for (const repo of repos) await restic(repo, ["check"]); // throws unless clean
+  } finally {
+    await server.stop();
+    await Deno.remove(data, { recursive: true }).catch(() => {});
+    for (let i = 0; i < n; i++) {
+      await Deno.remove(join(data, "..", `restore-${kind}-${i}`), { recursive: true }).catch(
+        () => {},
+      );
+    }
+  }
+  return samples;
+}
+
+/**
+ * The user's workloads on restic-rest and rest-server, interleaved over the rounds.
+ *
+ * @param tools The instruments and peers.
+ * @param scale Sizes and rounds.
+ * @param dir Scratch space.
+ * @returns The samples.
+ */
+export async function workloadRounds(tools: Tools, scale: Scale, dir: string): Promise<Sample[]> {
+  if (!tools.restic) return [];
+  const kinds: ServerKind[] = [
+    "restic-rest",
+    ...(tools.restServer ? ["rest-server" as const] : []),
+  ];
+  const source = join(dir, "templates", `workload-${scale.workloadMib}`);
+  await makeSource(source, scale.workloadMib, scale.workloadSmallFiles);
+  const clientSources = Array.from(
+    { length: scale.clients },
+    (_, i) => join(dir, "templates", `client-${scale.clientMib}-${i}`),
+  );
+  for (const client of clientSources) await makeSource(client, scale.clientMib, 50);
+  const samples: Sample[] = [];
+  for (let round = 1; round <= scale.rounds; round++) {
+    for (const kind of round % 2 === 0 ? [...kinds].reverse() : kinds) {
+      samples.push(...await oneClient(kind, tools, dir, source));
+      samples.push(...await manyClients(kind, tools, dir, clientSources));
+    }
+  }
+  return samples;
+}
