@@ -9,6 +9,7 @@
  *   deno task ab --revs 7c4b41b~1,7c4b41b --only upload-c1,upload-c8
  *   deno task ab --revs main,HEAD --only small-c32 --rounds 6
  *   deno task ab --revs A,B --blobs 48 --tools DIR
+ *   deno task ab --revs A,B --only restore      # real restic: restore, check --read-data
  *
  * @module
  */
@@ -22,6 +23,7 @@ import { template, withNeeds } from "./plan.ts";
 import { format, medians, type Sample, samplesOf } from "./report.ts";
 import { FULL, linkCopy, runScenarios, type Scale } from "./scenarios.ts";
 import { startServer } from "./servers.ts";
+import { restoreRun, restoreTemplate } from "./workloads.ts";
 import { defaultToolsDir, findTools, type Tools } from "./tools.ts";
 
 /** This checkout, where the worktrees are added from. */
@@ -81,6 +83,7 @@ const SCENARIOS = [
   "range-c8",
   "small-c32",
   "list",
+  "restore",
 ];
 
 async function git(args: string[]): Promise<string> {
@@ -114,6 +117,10 @@ async function rounds(opts: AbOptions, tools: Tools, mains: string[]): Promise<S
   const listRepo = opts.only.includes("list")
     ? await template(opts.dir, "list", opts.scale.listObjects)
     : null;
+  const restoreData = opts.only.includes("restore")
+    ? await restoreTemplate(tools, opts.scale, opts.dir, mains[0])
+    : null;
+  const scenarios = opts.only.filter((label) => label !== "restore");
   for (let round = 1; round <= opts.scale.rounds; round++) {
     const order = [...mains.keys()];
     if (round % 2 === 0) order.reverse();
@@ -123,17 +130,22 @@ async function rounds(opts: AbOptions, tools: Tools, mains: string[]): Promise<S
       await Deno.mkdir(data, { recursive: true });
       const repo = join(data, "bench");
       if (listRepo) await linkCopy(listRepo, repo);
+      if (restoreData) await linkCopy(join(restoreData, "user"), join(data, "user"));
       const server = await startServer("restic-rest", tools, data, mains[i]);
       try {
         const seed = Date.now() % 1_000_000_000;
-        const results = await runScenarios(restbench, server, opts.scale, repo, {
-          seed,
-          only: withNeeds(opts.only),
-        });
+        const results = scenarios.length === 0 ? [] : await runScenarios(
+          restbench,
+          server,
+          opts.scale,
+          repo,
+          { seed, only: withNeeds(scenarios) },
+        );
         const got = results.flatMap((result) => samplesOf(opts.revs[i], result));
+        if (restoreData) got.push(...await restoreRun(opts.revs[i], server, opts.dir));
         samples.push(...got);
         // Each round's headline figures, so a bimodal scenario shows (medians hide it).
-        const headline = got.filter((s) => /(MB\/s|req\/s|v2 s|CPU .*)$/.test(s.row));
+        const headline = got.filter((s) => /(MB\/s|req\/s|v2 s|CPU .*|^user .*)$/.test(s.row));
         console.error(
           `round ${round}: ${opts.revs[i]}: ` +
             headline.map((s) => `${s.row} ${format(s.value)}`).join(", "),

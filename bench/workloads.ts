@@ -223,3 +223,64 @@ export async function workloadRounds(tools: Tools, scale: Scale, dir: string): P
   }
   return samples;
 }
+
+/**
+ * A data folder holding the workload's source backed up into `/user/`
+ * (made once, by the server at `main`), for runs that only read it.
+ *
+ * @returns The template folder; link-copy it (`linkCopy`) before each use.
+ */
+export async function restoreTemplate(
+  tools: Tools,
+  scale: Scale,
+  dir: string,
+  main?: string,
+): Promise<string> {
+  const data = join(dir, "templates", `restore-${scale.workloadMib}`);
+  try {
+    await Deno.stat(join(data, ".complete"));
+    return data;
+  } catch { /* make it */ }
+  const source = join(dir, "templates", `workload-${scale.workloadMib}`);
+  await makeSource(source, scale.workloadMib, scale.workloadSmallFiles);
+  await Deno.remove(data, { recursive: true }).catch(() => {});
+  const server = await startServer("restic-rest", tools, data, main);
+  try {
+    await restic(`rest:${server.url}/user/`, ["init"]);
+    await restic(`rest:${server.url}/user/`, ["backup", source]);
+  } finally {
+    await server.stop();
+  }
+  await Deno.writeTextFile(join(data, ".complete"), "");
+  return data;
+}
+
+/**
+ * A restore and a `check --read-data` of `/user/`, each with the page cache
+ * dropped: seconds and the server's peak memory.
+ *
+ * @param kind The column the samples go to.
+ * @param server The server, serving a copy of {@link restoreTemplate}.
+ * @param dir Scratch space for the restored files.
+ */
+export async function restoreRun(kind: string, server: BenchServer, dir: string) {
+  const repo = `rest:${server.url}/user/`;
+  const target = join(dir, "runs", "restored");
+  await Deno.remove(target, { recursive: true }).catch(() => {});
+  const samples: Sample[] = [];
+  for (
+    const [name, args] of [
+      ["restore", ["restore", "latest", "--target", target]],
+      ["check --read-data", ["check", "--read-data"]],
+    ] as const
+  ) {
+    await dropCaches();
+    const memory = watchMemory(server);
+    const started = performance.now();
+    await restic(repo, [...args]);
+    samples.push({ kind, row: `user ${name} s`, value: (performance.now() - started) / 1000 });
+    samples.push({ kind, row: `user RSS during ${name} MiB`, value: await memory.stop() });
+  }
+  await Deno.remove(target, { recursive: true }).catch(() => {});
+  return samples;
+}
