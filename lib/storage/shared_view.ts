@@ -1,16 +1,10 @@
 /**
  * One view of a location that several servers share (a bucket): each server
- * writes what it stored and deleted into its own journal note, reads the
- * others' every interval, and applies their changes to its inventory. A
- * full listing is the ground truth; a server lists at start, when a peer
- * stopped without saying so (its last changes may never have been
- * published), when it missed changes, and once a day. Changes that happened
- * while a listing ran are checked against what the listing saw, so nothing
- * is counted twice (`ListedKeys`).
- *
- * Cost per server: one PUT, one LIST and one GET per changed peer each
- * interval, whatever the bucket holds; a listing costs a LIST per 1,000
- * objects. See docs/object-stores.md for the figures.
+ * writes its changes into its own journal note, reads the others' every
+ * interval and applies theirs. A full listing is the ground truth (at start,
+ * after a peer stopped without saying so, after missed changes, daily);
+ * changes that raced it are checked against what it saw (`Listing`). Costs
+ * and figures: docs/object-stores.md.
  *
  * @module
  */
@@ -137,9 +131,16 @@ export class SharedView {
   /** Lists the location into the inventory, then keeps it in step; settles with the start line. */
   async start(): Promise<string> {
     const began = this.#options.now();
-    await this.#sync(false);
-    const report = await this.#relist("start");
-    this.#options.inventory.markComplete();
+    let report: CleanupReport;
+    try {
+      await this.#sync(false);
+      report = await this.#relist("start");
+    } catch (err) {
+      // The store went away after it answered at start-up: list again in the next rounds.
+      this.#relistWanted = "the listing at start failed";
+      this.#schedule();
+      throw err;
+    }
     this.#schedule();
     const { inventory } = this.#options;
     return [
@@ -252,7 +253,7 @@ export class SharedView {
       if (stale && !closed && !peer.buried) {
         peer.buried = true;
         // Its last changes may never have been published: only a listing knows.
-        if (apply && beat >= this.#listing!.started - intervalMs) {
+        if (apply && this.#listing && beat >= this.#listing.started - intervalMs) {
           this.#relistWanted ??= `server ${peer.journal.server} stopped without closing`;
         }
       }
@@ -321,6 +322,7 @@ export class SharedView {
         }
       }
       inventory.adopt(fresh);
+      inventory.markComplete();
       // Changes that raced the listing arrive within two intervals; then the keys can go.
       const release = setTimeout(
         () => listing.forget(),

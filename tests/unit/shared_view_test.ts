@@ -374,3 +374,22 @@ Deno.test("a lock stored through a peer and deleted here before the peer publish
   await assertAllSeeTruth(location, [a, b], "after the lock came and went");
   assert.equal(new Map(a.inventory.repos()).get("/k/")!.objects.locks, 0);
 });
+
+Deno.test("a listing at start that fails is made again in the next round", async () => {
+  const location = new Location();
+  const writer = location.server();
+  await writer.view.start();
+  await writer.storage.createRepo(["s"]);
+  await store(writer, ref(["s"], "data"), 700);
+  await writer.view.syncNow();
+  const late = location.server();
+  location.notes.onList = () => Promise.reject(new Error("the store went away"));
+  await assert.rejects(late.view.start(), /went away/);
+  assert.equal(late.inventory.complete, false);
+  location.notes.onList = null;
+  await late.view.syncNow();
+  assert.equal(late.inventory.complete, true);
+  await assertAllSeeTruth(location, [late], "after the second try");
+  await late.view.close();
+  await writer.view.close();
+});
