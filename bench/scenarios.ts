@@ -233,38 +233,41 @@ export async function millionRun(
 }
 
 /** Writes `mib` MiB of incompressible files for a restic backup. */
+/** `length` random bytes (incompressible, so restic stores them whole). */
+export function randomBytes(length: number): Uint8Array<ArrayBuffer> {
+  const bytes = new Uint8Array(length);
+  for (let at = 0; at < length; at += 65536) crypto.getRandomValues(bytes.subarray(at, at + 65536));
+  return bytes;
+}
+
+/**
+ * Runs the real restic on a repository with the bench's password and no
+ * cache; throws with its error output when it fails.
+ */
+export async function runRestic(repo: string, args: string[]): Promise<void> {
+  const out = await new Deno.Command("restic", {
+    args: ["-r", repo, "--no-cache", "-q", ...args],
+    env: { RESTIC_PASSWORD: "bench-password", RESTIC_REST_USERNAME: "", RESTIC_REST_PASSWORD: "" },
+    stdout: "null",
+    stderr: "piped",
+  }).output();
+  if (!out.success) {
+    throw new Error(`restic ${args[0]}: ${new TextDecoder().decode(out.stderr)}`);
+  }
+}
+
 export async function makeBackupSource(dir: string, mib: number): Promise<void> {
   await Deno.mkdir(dir, { recursive: true });
   const fileMib = Math.min(16, mib);
   for (let i = 0; i < mib / fileMib; i++) {
-    const file = join(dir, `file-${i}`);
-    const bytes = new Uint8Array(fileMib << 20);
-    for (let at = 0; at < bytes.length; at += 65536) {
-      crypto.getRandomValues(bytes.subarray(at, at + 65536));
-    }
-    await Deno.writeFile(file, bytes);
+    await Deno.writeFile(join(dir, `file-${i}`), randomBytes(fileMib << 20));
   }
 }
 
 /** `restic backup` of `source` into `repo` (after `init`); the backup's seconds. */
 export async function resticBackup(repo: string, source: string): Promise<number> {
-  const env = {
-    RESTIC_PASSWORD: "bench-password",
-    RESTIC_REST_USERNAME: "",
-    RESTIC_REST_PASSWORD: "",
-  };
-  const restic = (args: string[]) =>
-    new Deno.Command("restic", {
-      args: ["-r", repo, "--no-cache", "-q", ...args],
-      env,
-      stdout: "null",
-      stderr: "piped",
-    })
-      .output();
-  const init = await restic(["init"]);
-  if (!init.success) throw new Error(`restic init: ${new TextDecoder().decode(init.stderr)}`);
+  await runRestic(repo, ["init"]);
   const started = performance.now();
-  const backup = await restic(["backup", source]);
-  if (!backup.success) throw new Error(`restic backup: ${new TextDecoder().decode(backup.stderr)}`);
+  await runRestic(repo, ["backup", source]);
   return (performance.now() - started) / 1000;
 }

@@ -174,10 +174,7 @@ export async function startServer(
     pid: child.pid,
     firstAnswerMs,
     lines,
-    async rssKib() {
-      const status = await Deno.readTextFile(`/proc/${child.pid}/status`);
-      return Number(/^VmRSS:\s+(\d+)/m.exec(status)?.[1] ?? NaN);
-    },
+    rssKib: () => procStatusKib(child.pid, "VmRSS"),
     async stop() {
       try {
         child.kill("SIGTERM");
@@ -185,6 +182,19 @@ export async function startServer(
       await child.status;
     },
   };
+}
+
+/**
+ * A memory figure of a process from `/proc/PID/status`: `VmRSS` (resident
+ * now) or `VmHWM` (the most it was resident), in KiB.
+ *
+ * @param pid The process.
+ * @param field The line's name.
+ * @returns The KiB, or NaN when the line is missing.
+ */
+export async function procStatusKib(pid: number, field: "VmRSS" | "VmHWM"): Promise<number> {
+  const status = await Deno.readTextFile(`/proc/${pid}/status`);
+  return Number(new RegExp(`^${field}:\\s+(\\d+)`, "m").exec(status)?.[1] ?? NaN);
 }
 
 /**

@@ -23,6 +23,7 @@ import { createHash } from "node:crypto";
 import { PERMISSIONS, RUNTIME_FLAGS } from "../tools/compile.ts";
 import { startSwift } from "../tools/swift.ts";
 import { S3Client } from "../lib/storage/s3/client.ts";
+import { procStatusKib } from "./servers.ts";
 
 const MAIN = new URL("../main.ts", import.meta.url).pathname;
 
@@ -127,13 +128,13 @@ async function startServer(location: string, env: Record<string, string>) {
     pending += value;
     if (/inventory complete/.test(pending)) listedMs = performance.now() - started;
   }
-  const status = await Deno.readTextFile(`/proc/${child.pid}/status`);
+  const peakKib = await procStatusKib(child.pid, "VmHWM");
   const stat = (await Deno.readTextFile(`/proc/${child.pid}/stat`)).split(") ")[1].split(" ");
   const ticks = Number(stat[11]) + Number(stat[12]); // utime + stime
   return {
     listedMs,
     cpuSeconds: ticks / 100,
-    peakMib: Number(/^VmHWM:\s+(\d+)/m.exec(status)?.[1]) / 1024,
+    peakMib: peakKib / 1024,
     line: /inventory complete[^\n]*/.exec(pending)?.[0] ?? "",
     stop: async () => {
       child.kill("SIGTERM");

@@ -11,7 +11,7 @@ import { startSwift, type SwiftStore } from "../tools/swift.ts";
 import { S3Client } from "../lib/storage/s3/client.ts";
 import { type Sample, samplesOf } from "./report.ts";
 import { type Result, type Scale, storeScenarios } from "./scenarios.ts";
-import { type BenchServer, collectLines, settled } from "./servers.ts";
+import { type BenchServer, collectLines, procStatusKib, settled } from "./servers.ts";
 
 async function newBucket(store: SwiftStore, name: string): Promise<S3Client> {
   const client = new S3Client(
@@ -109,8 +109,7 @@ async function serveOnStore(
     pid: child.pid,
     firstAnswerMs: performance.now() - started,
     lines,
-    rssKib: async () =>
-      Number(/^VmRSS:\s+(\d+)/m.exec(await Deno.readTextFile(`/proc/${child.pid}/status`))?.[1]),
+    rssKib: () => procStatusKib(child.pid, "VmRSS"),
     async stop() {
       try {
         child.kill("SIGTERM");

@@ -11,28 +11,9 @@
 
 import { join } from "node:path";
 import type { Sample } from "./report.ts";
-import type { Scale } from "./scenarios.ts";
-import { type BenchServer, type ServerKind, startServer } from "./servers.ts";
+import { randomBytes, runRestic, type Scale } from "./scenarios.ts";
+import { type BenchServer, procStatusKib, type ServerKind, startServer } from "./servers.ts";
 import type { Tools } from "./tools.ts";
-
-const ENV = {
-  RESTIC_PASSWORD: "bench-password",
-  RESTIC_REST_USERNAME: "",
-  RESTIC_REST_PASSWORD: "",
-};
-
-/** Runs restic; throws with its output when it fails. */
-async function restic(repo: string, args: string[]): Promise<void> {
-  const out = await new Deno.Command("restic", {
-    args: ["-r", repo, "--no-cache", "-q", ...args],
-    env: ENV,
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  if (!out.success) {
-    throw new Error(`restic ${args[0]}: ${new TextDecoder().decode(out.stderr)}`);
-  }
-}
 
 /** Drops the page cache where allowed (root), so reads come from the disk as a user's would. */
 async function dropCaches(): Promise<boolean> {
@@ -53,17 +34,11 @@ async function makeSource(dir: string, mib: number, smallFiles: number): Promise
   await Deno.mkdir(join(dir, "small"), { recursive: true });
   const smallBytes = 8 << 10;
   const large = Math.floor(((mib << 20) - smallFiles * smallBytes) / 4);
-  const fill = (bytes: Uint8Array) => {
-    for (let at = 0; at < bytes.length; at += 65536) {
-      crypto.getRandomValues(bytes.subarray(at, at + 65536));
-    }
-    return bytes;
-  };
   for (let i = 0; i < 4; i++) {
-    await Deno.writeFile(join(dir, `large-${i}`), fill(new Uint8Array(large)));
+    await Deno.writeFile(join(dir, `large-${i}`), randomBytes(large));
   }
   for (let i = 0; i < smallFiles; i++) {
-    await Deno.writeFile(join(dir, "small", `f${i}`), fill(new Uint8Array(smallBytes)));
+    await Deno.writeFile(join(dir, "small", `f${i}`), randomBytes(smallBytes));
   }
   await Deno.writeTextFile(join(dir, "done"), "");
 }
@@ -86,11 +61,6 @@ function watchMemory(server: BenchServer): { stop(): Promise<number> } {
       return peak / 1024;
     },
   };
-}
-
-async function highWaterMib(server: BenchServer): Promise<number> {
-  const status = await Deno.readTextFile(`/proc/${server.pid}/status`);
-  return Number(/^VmHWM:\s+(\d+)/m.exec(status)?.[1] ?? NaN) / 1024;
 }
 
 /** One user's workload through one server: each phase's seconds and peak memory. */
@@ -118,23 +88,22 @@ async function oneClient(
   };
   try {
     await Deno.remove(changed, { recursive: true }).catch(() => {});
-    await phase("init", () => restic(repo, ["init"]));
-    await phase("backup", () => restic(repo, ["backup", source]), true);
+    await phase("init", () => runRestic(repo, ["init"]));
+    await phase("backup", () => runRestic(repo, ["backup", source]), true);
     // About 5% new: one new file of random bytes.
     const total = [...Deno.readDirSync(source)].length;
     await Deno.mkdir(changed);
-    const fresh = new Uint8Array(
-      Math.max(1 << 20, (Deno.statSync(join(source, "large-0")).size * 4) / 20),
-    );
-    for (let at = 0; at < fresh.length; at += 65536) {
-      crypto.getRandomValues(fresh.subarray(at, at + 65536));
-    }
-    await Deno.writeFile(join(changed, `new-${total}`), fresh);
-    await phase("second backup", () => restic(repo, ["backup", source]), true);
-    await phase("restore", () => restic(repo, ["restore", "latest", "--target", target]), true);
-    await phase("check --read-data", () => restic(repo, ["check", "--read-data"]), true);
-    await phase("forget --prune", () => restic(repo, ["forget", "--keep-last", "1", "--prune"]));
-    samples.push({ kind, row: "user RSS peak MiB", value: await highWaterMib(server) });
+    const fresh = Math.max(1 << 20, (Deno.statSync(join(source, "large-0")).size * 4) / 20);
+    await Deno.writeFile(join(changed, `new-${total}`), randomBytes(fresh));
+    await phase("second backup", () => runRestic(repo, ["backup", source]), true);
+    await phase("restore", () => runRestic(repo, ["restore", "latest", "--target", target]), true);
+    await phase("check --read-data", () => runRestic(repo, ["check", "--read-data"]), true);
+    await phase("forget --prune", () => runRestic(repo, ["forget", "--keep-last", "1", "--prune"]));
+    samples.push({
+      kind,
+      row: "user RSS peak MiB",
+      value: (await procStatusKib(server.pid, "VmHWM")) / 1024,
+    });
   } finally {
     await server.stop();
     await Deno.remove(changed, { recursive: true }).catch(() => {});
@@ -158,10 +127,10 @@ async function manyClients(
   const n = sources.length;
   const samples: Sample[] = [];
   try {
-    await Promise.all(repos.map((repo) => restic(repo, ["init"])));
+    await Promise.all(repos.map((repo) => runRestic(repo, ["init"])));
     const memory = watchMemory(server);
     let started = performance.now();
-    await Promise.all(repos.map((repo, i) => restic(repo, ["backup", sources[i]])));
+    await Promise.all(repos.map((repo, i) => runRestic(repo, ["backup", sources[i]])));
     samples.push({
       kind,
       row: `${n} clients backup s`,
@@ -171,7 +140,7 @@ async function manyClients(
     started = performance.now();
     await Promise.all(
       repos.map((repo, i) =>
-        restic(repo, ["restore", "latest", "--target", join(data, "..", `restore-${kind}-${i}`)])
+        runRestic(repo, ["restore", "latest", "--target", join(data, "..", `restore-${kind}-${i}`)])
       ),
     );
     samples.push({
@@ -180,7 +149,7 @@ async function manyClients(
       value: (performance.now() - started) / 1000,
     });
     samples.push({ kind, row: `${n} clients RSS peak MiB`, value: await memory.stop() });
-    for (const repo of repos) await restic(repo, ["check"]); // throws unless clean
+    for (const repo of repos) await runRestic(repo, ["check"]); // throws unless clean
   } finally {
     await server.stop();
     await Deno.remove(data, { recursive: true }).catch(() => {});
@@ -246,8 +215,8 @@ export async function restoreTemplate(
   await Deno.remove(data, { recursive: true }).catch(() => {});
   const server = await startServer("restic-rest", tools, data, main);
   try {
-    await restic(`rest:${server.url}/user/`, ["init"]);
-    await restic(`rest:${server.url}/user/`, ["backup", source]);
+    await runRestic(`rest:${server.url}/user/`, ["init"]);
+    await runRestic(`rest:${server.url}/user/`, ["backup", source]);
   } finally {
     await server.stop();
   }
@@ -277,7 +246,7 @@ export async function restoreRun(kind: string, server: BenchServer, dir: string)
     await dropCaches();
     const memory = watchMemory(server);
     const started = performance.now();
-    await restic(repo, [...args]);
+    await runRestic(repo, [...args]);
     samples.push({ kind, row: `user ${name} s`, value: (performance.now() - started) / 1000 });
     samples.push({ kind, row: `user RSS during ${name} MiB`, value: await memory.stop() });
   }
