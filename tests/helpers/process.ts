@@ -6,6 +6,7 @@
 
 import { PERMISSIONS } from "../../tools/compile.ts";
 import type { SwiftStore } from "../../tools/swift.ts";
+import type { FloodReport } from "../../tools/flood.ts";
 import { storeEnv, SWIFT_HERE } from "./object_store.ts";
 
 const MAIN = new URL("../../main.ts", import.meta.url).pathname;
@@ -188,4 +189,25 @@ export function serveOnStore(
   return startServerProcess([url, ...ca, ...flags], {
     env: { ...Deno.env.toObject(), ...storeEnv(store) },
   });
+}
+
+/**
+ * Runs `tools/flood.ts` as its own process (so its work is not the test's)
+ * against `url` with the given flags; settles with its report.
+ */
+export async function runFlood(url: string, flags: string[]): Promise<FloodReport> {
+  const output = await new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "-A",
+      new URL("../../tools/flood.ts", import.meta.url).pathname,
+      "--url",
+      url,
+      ...flags,
+    ],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  if (!output.success) throw new Error(new TextDecoder().decode(output.stderr));
+  return JSON.parse(new TextDecoder().decode(output.stdout));
 }

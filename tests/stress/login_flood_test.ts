@@ -6,8 +6,8 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { PROJECT_ROOT, pseudoRandomBytes, tempDir } from "../helpers/files.ts";
-import { addUser, E2E, startServerProcess } from "../helpers/process.ts";
+import { pseudoRandomBytes, tempDir } from "../helpers/files.ts";
+import { addUser, E2E, runFlood, startServerProcess } from "../helpers/process.ts";
 import { resticOk } from "../helpers/restic.ts";
 import type { FloodReport } from "../../tools/flood.ts";
 
@@ -24,31 +24,18 @@ async function status(url: string, headers: Record<string, string> = {}): Promis
   return response;
 }
 
-/** Starts `tools/flood.ts` as its own process, so its work is not this process's. */
+/** Floods `url` as `user` from 127.0.0.2 for `seconds`. */
 function startFlood(url: string, user: string, seconds: number): Promise<FloodReport> {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "-A",
-      join(PROJECT_ROOT, "tools", "flood.ts"),
-      "--url",
-      url,
-      "--user",
-      user,
-      "--clients",
-      String(FLOOD_CLIENTS),
-      "--seconds",
-      String(seconds),
-      "--from",
-      "127.0.0.2",
-    ],
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  return child.output().then((output) => {
-    if (!output.success) throw new Error(new TextDecoder().decode(output.stderr));
-    return JSON.parse(new TextDecoder().decode(output.stdout));
-  });
+  return runFlood(url, [
+    "--user",
+    user,
+    "--clients",
+    String(FLOOD_CLIENTS),
+    "--seconds",
+    String(seconds),
+    "--from",
+    "127.0.0.2",
+  ]);
 }
 
 function metric(text: string, name: string): number {

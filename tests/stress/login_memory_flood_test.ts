@@ -6,9 +6,8 @@
  * fast that user is served is timed by the benchmark, bench/logins.ts.)
  */
 import assert from "node:assert/strict";
-import { join } from "node:path";
-import { PROJECT_ROOT, tempDir } from "../helpers/files.ts";
-import { addUser, E2E, startServerProcess } from "../helpers/process.ts";
+import { tempDir } from "../helpers/files.ts";
+import { addUser, E2E, runFlood, startServerProcess } from "../helpers/process.ts";
 import type { FloodReport } from "../../tools/flood.ts";
 
 const REQUESTS = 20_000;
@@ -21,31 +20,18 @@ function rssMiB(pid: number): number {
 }
 
 function flood(url: string): Promise<FloodReport> {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "-A",
-      join(PROJECT_ROOT, "tools", "flood.ts"),
-      "--url",
-      url,
-      "--clients",
-      "8",
-      "--seconds",
-      "120",
-      "--requests",
-      String(REQUESTS),
-      "--user-bytes",
-      String(USER_BYTES),
-      "--from",
-      "127.0.0.3",
-    ],
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  return child.output().then((output) => {
-    if (!output.success) throw new Error(new TextDecoder().decode(output.stderr));
-    return JSON.parse(new TextDecoder().decode(output.stdout));
-  });
+  return runFlood(url, [
+    "--clients",
+    "8",
+    "--seconds",
+    "120",
+    "--requests",
+    String(REQUESTS),
+    "--user-bytes",
+    String(USER_BYTES),
+    "--from",
+    "127.0.0.3",
+  ]);
 }
 
 Deno.test({
