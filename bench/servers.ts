@@ -10,6 +10,7 @@
 import { join } from "node:path";
 import { PERMISSIONS, RUNTIME_FLAGS } from "../tools/compile.ts";
 import type { Tools } from "./tools.ts";
+import { freePort } from "../tools/ports.ts";
 
 /** A kind of server in the comparison. */
 export type ServerKind =
@@ -41,14 +42,6 @@ const MAIN = new URL("../main.ts", import.meta.url).pathname;
 
 /** The V8 flags the Deno.serve ceiling is documented to run with. */
 const CEILING_FLAGS = "--v8-flags=--max-semi-space-size=1";
-
-/** A free loopback port. */
-function freePort(): number {
-  const probe = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const { port } = probe.addr;
-  probe.close();
-  return port;
-}
 
 /** The command that starts a server of this kind. */
 async function commandFor(

@@ -8,6 +8,7 @@
 
 import { PERMISSIONS, RUNTIME_FLAGS } from "../tools/compile.ts";
 import { startSwift, type SwiftStore } from "../tools/swift.ts";
+import { freePort } from "../tools/ports.ts";
 import { S3Client } from "../lib/storage/s3/client.ts";
 import { type Sample, samplesOf } from "./report.ts";
 import { type Result, type Scale, storeScenarios } from "./scenarios.ts";
@@ -81,10 +82,7 @@ async function serveOnStore(
   store: SwiftStore,
   bucket: string,
 ): Promise<BenchServer> {
-  const probe = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = probe.addr.port;
-  probe.close();
-  const addr = `127.0.0.1:${port}`;
+  const addr = `127.0.0.1:${freePort()}`;
   const [command, args, env] = serverCommand(kind, store, bucket, addr);
   const child = new Deno.Command(command, {
     args,

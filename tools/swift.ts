@@ -15,6 +15,7 @@
 // deno-lint-ignore-file no-console
 
 import { join } from "node:path";
+import { freePort } from "./ports.ts";
 import { configure, PYTHON } from "./swift_setup.ts";
 
 /** A running store. */
@@ -69,13 +70,6 @@ from swift.common.daemon import run_daemon
 from swift.obj.updater import ObjectUpdater
 run_daemon(ObjectUpdater, sys.argv[2], section_name="object-updater", verbose=True)
 `;
-
-function freePort(): number {
-  const probe = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const { port } = probe.addr;
-  probe.close();
-  return port;
-}
 
 /** Waits until the backend servers accept connections (the proxy answers before them). */
 async function listening(ports: number[]): Promise<void> {

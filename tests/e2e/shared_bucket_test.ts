@@ -17,19 +17,13 @@ import { S3Ops } from "../../lib/storage/s3/ops.ts";
 import { KeyLayout } from "../../lib/storage/s3/keys.ts";
 import type { S3Client } from "../../lib/storage/s3/client.ts";
 import type { SwiftStore } from "../../tools/swift.ts";
+import { freePort } from "../../tools/ports.ts";
 
 /** How long a write through one server may take to show in the others' views (2 × 1 s + 5 s). */
 const BOUND_MS = 7_000;
 const SYNC = ["--sync-interval", "1"];
 /** A restic line that says it had to try again. */
 const RETRIED = /retrying|returned error/i;
-
-function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const { port } = listener.addr as Deno.NetAddr;
-  listener.close();
-  return port;
-}
 
 /** The HAProxy configuration of the README, on loopback ports. */
 async function haproxyConfig(front: number, ports: number[]): Promise<string> {

@@ -11,6 +11,7 @@ import { join } from "node:path";
 import { isObjectName, TEMP_FILE_PREFIX } from "../../lib/base/restic.ts";
 import { eventually, listFiles, seededRandom } from "./files.ts";
 import { type ServerProcess, startServerProcess } from "./process.ts";
+import { freePort } from "../../tools/ports.ts";
 
 /** What a crash run found. */
 export interface CrashReport {
@@ -31,13 +32,6 @@ export interface CrashReport {
   backupsFailed: number;
   /** The output of the final `restic check --read-data`. */
   check: { code: number; output: string };
-}
-
-function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const { port } = listener.addr;
-  listener.close();
-  return port;
 }
 
 async function tempFileNames(dir: string): Promise<string[]> {
