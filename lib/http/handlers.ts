@@ -17,7 +17,7 @@ import { HttpError } from "./errors.ts";
 import { STATUS_CODE } from "./status_codes.ts";
 import { parseContentLength, uploadBody } from "./body.ts";
 import { jsonPagesStream } from "./json_stream.ts";
-import { parseRange } from "./range.ts";
+import { cutsAtLength, parseRange } from "./range.ts";
 import { formatRepo, type RepoPath, type Target } from "../base/repo_path.ts";
 import { LIST_V1_MEDIA_TYPE, LIST_V2_MEDIA_TYPE, OBJECT_MEDIA_TYPE } from "../base/restic.ts";
 import {
@@ -213,7 +213,8 @@ async function getObject(deps: HandlerDeps, ctx: RequestContext): Promise<Respon
   }
   const { start, end } = range;
   count(deps, "read", ctx, end - start + 1);
-  return new Response(await object.body(start, end), {
+  const body = await object.body(start, end, { cutAtLength: cutsAtLength(request) });
+  return new Response(body, {
     status: STATUS_CODE.PartialContent,
     headers: {
       ...OBJECT_HEADERS,

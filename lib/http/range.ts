@@ -1,5 +1,6 @@
 /**
- * Parsing of the `Range` request header (docs/protocol.md §4). Pure.
+ * Parsing of the `Range` request header (docs/protocol.md §4), and whether
+ * the answer to a range may be cut by the HTTP layer. Pure.
  *
  * @module
  */
@@ -64,4 +65,22 @@ export function parseRange(header: string | null, size: number): RangeDecision {
     return valid ? { kind: "full" } : { kind: "unsatisfiable" };
   }
   return parseOne(specs[0].trim(), size);
+}
+
+/**
+ * Whether Deno sends this request's response over HTTP/1.x, where a body
+ * that runs past the response's Content-Length is cut at that length (the
+ * HTTP layer stops reading it there, and the connection stays usable).
+ * Over HTTP/2 a body longer than its Content-Length resets the stream.
+ *
+ * Deno gives an HTTP/2 request its authority in the URL and no `Host`
+ * header; HTTP/1.1 requires one (RFC 9112 §3.2). A request without it,
+ * including HTTP/1.0 without one, is answered as if over HTTP/2.
+ * tests/e2e/range_cut_test.ts holds Deno to both.
+ *
+ * @param request The request.
+ * @returns True when a range may be sent as a stream that runs past its end.
+ */
+export function cutsAtLength(request: Request): boolean {
+  return request.headers.has("host");
 }

@@ -44,6 +44,16 @@ export interface ListPage {
   mtimes?: number[];
 }
 
+/** How a slice of an object is to be read. */
+export interface BodyOptions {
+  /**
+   * The receiver sends exactly `end - start + 1` bytes and drops the rest,
+   * as an HTTP/1.1 response with a Content-Length does: the body may then be
+   * a stream that runs on past `end`.
+   */
+  cutAtLength?: boolean;
+}
+
 /** An object opened for reading: its size, and a way to read a slice. */
 export interface OpenedObject {
   readonly size: number;
@@ -53,7 +63,11 @@ export interface OpenedObject {
    * have been read. Settles once the medium has begun to answer, so a
    * failure here still becomes the response's status.
    */
-  body(start: number, end: number): Promise<Uint8Array<ArrayBuffer> | ReadableStream<Uint8Array>>;
+  body(
+    start: number,
+    end: number,
+    options?: BodyOptions,
+  ): Promise<Uint8Array<ArrayBuffer> | ReadableStream<Uint8Array>>;
   /** Closes the object without reading it. */
   close(): void;
 }

@@ -1,7 +1,9 @@
 /**
  * The read half of the file storage: an open file, or a slice of it, as a
  * response body: small objects and ranges read in one go into one buffer,
- * larger reads as a stream that closes the file when it ends.
+ * larger reads as a stream that closes the file when it ends: Deno's own
+ * file stream where it may run to the file's end, else one read in
+ * JavaScript per chunk.
  *
  * @module
  */
@@ -14,11 +16,10 @@ const SMALL_OBJECT_BYTES = 64 << 10;
 /** Ranges up to this size are read in one call into one buffer (restic reads blobs, KiB to a few MiB). */
 const SINGLE_READ_BYTES = 1 << 20;
 /**
- * Bytes per read when a bounded slice (a restore's range of a pack) is
- * streamed. 64 KiB, not 1 MiB: with 1 MiB chunks a 1 GB restore left the
- * server at 134 MiB resident (freed megabyte buffers fragment the heap
- * until V8 collects them), with 64 KiB at 90 MiB, and no slower
- * (restore_ab in docs/performance.md).
+ * Bytes per read when a bounded slice must be streamed in JavaScript (a
+ * range whose receiver does not cut the stream, e.g. over HTTP/2). 64 KiB,
+ * not 1 MiB: with 1 MiB chunks a 1 GB restore left the server at 134 MiB
+ * resident, with 64 KiB at 90 MiB, and no slower (bench/results/workloads.md).
  */
 const STREAM_CHUNK_BYTES = 64 << 10;
 
@@ -34,13 +35,21 @@ function readFully(file: Deno.FsFile, buffer: Uint8Array): void {
 
 /**
  * Bytes `start`..`end` of an open file as a response body, closing the file
- * when done. A read to the end of a large file uses Deno's own file stream,
- * which the HTTP server sends without JavaScript per chunk.
+ * when done.
+ *
+ * A large read to the file's end, or a range whose receiver cuts the body at
+ * its length, is Deno's own file stream: the HTTP server reads the file and
+ * sends it without a JavaScript buffer per chunk. A 1 GB restore through
+ * ranges read that way peaked at 58 MiB resident against 94 MiB with a
+ * fresh 64 KiB buffer per chunk, with 2.7 against 3.5 s of CPU
+ * (bench/results/workloads.md).
  *
  * @param file The open file; this takes it over.
  * @param start The first byte.
  * @param end The last byte (inclusive); `start - 1` for nothing.
  * @param size The file's size.
+ * @param cutAtLength The receiver sends only `end - start + 1` bytes, so
+ *   the stream may run past `end` (see `BodyOptions`).
  * @returns The bytes, or a stream of them.
  */
 export function fileBody(
@@ -48,6 +57,7 @@ export function fileBody(
   start: number,
   end: number,
   size: number,
+  cutAtLength = false,
 ): Uint8Array<ArrayBuffer> | ReadableStream<Uint8Array> {
   const length = end - start + 1;
   const whole = start === 0 && end === size - 1;
@@ -64,7 +74,7 @@ export function fileBody(
     return bytes;
   }
   if (start > 0) file.seekSync(start, Deno.SeekMode.Start);
-  return end === size - 1 ? file.readable : sliceStream(file, length);
+  return end === size - 1 || cutAtLength ? file.readable : sliceStream(file, length);
 }
 
 /** The next `length` bytes of an open file as a stream; the file is closed when it ends. */

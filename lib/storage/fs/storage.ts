@@ -182,7 +182,8 @@ export class FsStorage implements Storage {
       }
       return {
         size: info.size,
-        body: (start, end) => Promise.resolve(fileBody(file, start, end, info.size)),
+        body: (start, end, options) =>
+          Promise.resolve(fileBody(file, start, end, info.size, options?.cutAtLength)),
         close: () => file.close(),
       };
     } catch (err) {
