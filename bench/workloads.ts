@@ -1,6 +1,7 @@
 /**
- * What a restic user does, timed with the real restic against restic-rest
- * and rest-server on the same data, rounds interleaved: init, backup, a
+ * What a restic user does, timed with the real restic against restic-rest,
+ * the Deno.serve ceiling and rest-server on the same data, rounds
+ * interleaved: init, backup, a
  * second backup after changes, restore, `check --read-data`,
  * `forget --prune`, with the server's peak memory in each phase (sampled
  * every 20 ms, and the kernel's high-water mark over the whole run); then
@@ -8,6 +9,9 @@
  *
  * @module
  */
+
+// Each round's figures go to stderr as they come.
+// deno-lint-ignore-file no-console
 
 import { join } from "node:path";
 import type { Sample } from "./report.ts";
@@ -163,7 +167,10 @@ async function manyClients(
 }
 
 /**
- * The user's workloads on restic-rest and rest-server, interleaved over the rounds.
+ * The user's workloads on restic-rest, the Deno.serve ceiling (what the
+ * runtime itself reaches doing the same work) and rest-server, interleaved
+ * over the rounds; each round's times are printed as they come, so a spread
+ * shows beside the medians.
  *
  * @param tools The instruments and peers.
  * @param scale Sizes and rounds.
@@ -174,6 +181,7 @@ export async function workloadRounds(tools: Tools, scale: Scale, dir: string): P
   if (!tools.restic) return [];
   const kinds: ServerKind[] = [
     "restic-rest",
+    ...(tools.ceiling ? ["ceiling" as const] : []),
     ...(tools.restServer ? ["rest-server" as const] : []),
   ];
   const source = join(dir, "templates", `workload-${scale.workloadMib}`);
@@ -186,8 +194,16 @@ export async function workloadRounds(tools: Tools, scale: Scale, dir: string): P
   const samples: Sample[] = [];
   for (let round = 1; round <= scale.rounds; round++) {
     for (const kind of round % 2 === 0 ? [...kinds].reverse() : kinds) {
-      samples.push(...await oneClient(kind, tools, dir, source));
-      samples.push(...await manyClients(kind, tools, dir, clientSources));
+      const got = [
+        ...await oneClient(kind, tools, dir, source),
+        ...await manyClients(kind, tools, dir, clientSources),
+      ];
+      samples.push(...got);
+      const times = got.filter((sample) => sample.row.endsWith(" s"));
+      console.error(
+        `round ${round}: ${kind}: ` +
+          times.map((sample) => `${sample.row} ${sample.value.toFixed(2)}`).join(", "),
+      );
     }
   }
   return samples;
