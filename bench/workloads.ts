@@ -179,11 +179,11 @@ async function manyClients(
  */
 export async function workloadRounds(tools: Tools, scale: Scale, dir: string): Promise<Sample[]> {
   if (!tools.restic) return [];
-  const kinds: ServerKind[] = [
+  const kinds = ([
     "restic-rest",
     ...(tools.ceiling ? ["ceiling" as const] : []),
     ...(tools.restServer ? ["rest-server" as const] : []),
-  ];
+  ] as ServerKind[]).filter((kind) => !tools.servers || tools.servers.includes(kind));
   const source = join(dir, "templates", `workload-${scale.workloadMib}`);
   await makeSource(source, scale.workloadMib, scale.workloadSmallFiles);
   const clientSources = Array.from(
