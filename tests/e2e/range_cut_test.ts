@@ -4,13 +4,16 @@
  * tests hold the real server (and the Deno it runs on) to that: exact bytes
  * over HTTP/1.1 with the connection reused after each cut, over HTTP/1.0,
  * and over HTTP/2 (plain and TLS), which must get the bounded stream; and
- * no file left open.
+ * no file left open. And the real restic restores through both, byte for
+ * byte.
  */
 import assert from "node:assert/strict";
 import http2 from "node:http2";
 import { pseudoRandomBytes, sha256, tempDir } from "../helpers/files.ts";
 import { E2E, serveNoAuth, type ServerProcess } from "../helpers/process.ts";
 import { makeCertificate } from "../helpers/tls.ts";
+import { resticOk } from "../helpers/restic.ts";
+import { join } from "node:path";
 
 const encoder = new TextEncoder();
 /** 5 MiB + 123 bytes: no range below ends on a 64 KiB boundary. */
@@ -191,6 +194,46 @@ Deno.test({
       }
     } finally {
       client.close();
+    }
+  },
+});
+
+/** The access log's 206 answers over 1 MiB. */
+async function bigRangesLogged(log: string): Promise<number> {
+  const lines = (await Deno.readTextFile(log)).split("\n");
+  return lines.filter((line) =>
+    / 206 (\d+)/.exec(line)?.[1] && Number(/ 206 (\d+)/.exec(line)![1]) > 1 << 20
+  )
+    .length;
+}
+
+Deno.test({
+  ...E2E,
+  name:
+    "restic restores a 24 MiB file byte for byte over HTTP and over HTTPS, through ranges over 1 MiB",
+  fn: async () => {
+    await using data = await tempDir();
+    await using work = await tempDir();
+    const { ca } = await makeCertificate(data.path);
+    const source = join(work.path, "source");
+    await Deno.mkdir(source);
+    const file = pseudoRandomBytes(24 << 20, 11);
+    await Deno.writeFile(join(source, "big.bin"), file);
+    for (const [scheme, flags] of [["http", ""], ["https", " --tls"]]) {
+      const log = join(work.path, `access-${scheme}.log`);
+      await using server = await serveNoAuth(data, `--log ${log}${flags}`);
+      const repo = `rest:${scheme}://${server.address}/big/`;
+      const cacert = scheme === "https" ? ["--cacert", ca] : [];
+      if (scheme === "http") {
+        await resticOk(repo, ["init"]);
+        await resticOk(repo, ["backup", "--quiet", source]);
+      }
+      const target = join(work.path, `restore-${scheme}`);
+      await resticOk(repo, [...cacert, "restore", "latest", "--target", target]);
+      const restored = await Deno.readFile(join(target, source, "big.bin"));
+      assert.equal(sha256(restored), sha256(file), `restored over ${scheme}`);
+      await server.stop();
+      assert.ok(await bigRangesLogged(log) > 0, `ranges over 1 MiB served over ${scheme}`);
     }
   },
 });
