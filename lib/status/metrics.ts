@@ -7,7 +7,7 @@
  * @module
  */
 
-import type { Inventory, RepoStats } from "../storage/inventory.ts";
+import { type Inventory, type RepoStats, shownObjects } from "../storage/inventory.ts";
 import { formatRepo, type RepoPath } from "../base/repo_path.ts";
 import { OBJECT_TYPES, type ObjectType } from "../base/restic.ts";
 
@@ -244,13 +244,12 @@ function repoFamilies(repos: [string, RepoStats][]): string[][] {
       "restic_rest_repo_objects",
       "gauge",
       "Objects stored in the repository, by type",
-      repos.flatMap(([path, s]) =>
-        OBJECT_TYPES.map((type: ObjectType) =>
-          `restic_rest_repo_objects{${labelSet({ repo: repoLabel(path), type })}} ${
-            Math.max(0, s.objects[type])
-          }`
-        )
-      ),
+      repos.flatMap(([path, s]) => {
+        const objects = shownObjects(s);
+        return OBJECT_TYPES.map((type: ObjectType) =>
+          `restic_rest_repo_objects{${labelSet({ repo: repoLabel(path), type })}} ${objects[type]}`
+        );
+      }),
     ),
     family(
       "restic_rest_repo_newest_snapshot_timestamp_seconds",

@@ -6,7 +6,7 @@
  * @module
  */
 
-import type { Inventory, RepoStats } from "../storage/inventory.ts";
+import { type Inventory, type RepoStats, shownObjects } from "../storage/inventory.ts";
 import { formatRepo, type RepoPath } from "../base/repo_path.ts";
 import type { ObjectType } from "../base/restic.ts";
 import type { Health } from "../storage/types.ts";
@@ -133,9 +133,7 @@ function repoStatus(
   return {
     path,
     storedBytes: stats.bytes,
-    objects: Object.fromEntries(
-      Object.entries(stats.objects).map(([type, n]) => [type, Math.max(0, n)]),
-    ) as Record<ObjectType, number>,
+    objects: shownObjects(stats),
     snapshots: stats.snapshots.size,
     newestSnapshot: newest > 0 ? new Date(newest).toISOString() : null,
     lastWrite: stats.lastWriteMs > 0 ? new Date(stats.lastWriteMs).toISOString() : null,

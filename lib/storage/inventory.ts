@@ -29,6 +29,20 @@ export interface RepoStats {
   exists: boolean;
 }
 
+/**
+ * A repository's object counts as shown: servers sharing a location may learn
+ * of a delete before the store it undoes, which leaves a count below 0 for a
+ * moment; it reads as 0.
+ *
+ * @param stats The repository's state.
+ * @returns Each type's count, at least 0.
+ */
+export function shownObjects(stats: RepoStats): Record<ObjectType, number> {
+  return Object.fromEntries(
+    OBJECT_TYPES.map((type) => [type, Math.max(0, stats.objects[type])]),
+  ) as Record<ObjectType, number>;
+}
+
 function emptyStats(): RepoStats {
   return {
     bytes: 0,
