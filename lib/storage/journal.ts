@@ -121,6 +121,13 @@ interface KeyCount {
   t: number;
 }
 
+/** Takes a change as the key's latest unless a later one is known already. */
+function noteLatest(count: KeyCount, change: Change): void {
+  if (change.t < count.t) return;
+  count.present = change.op === "+";
+  count.t = change.t;
+}
+
 /**
  * The last listing: when it ran, what it saw, and what the inventory counts
  * for each key that changes touched while changes that raced it may still
@@ -169,10 +176,7 @@ export class Listing {
     if (!this.#raced(change)) return plain;
     const count = this.#count(change);
     if (!count) return plain; // the window has long closed
-    if (change.t >= count.t) {
-      count.present = change.op === "+";
-      count.t = change.t;
-    }
+    noteLatest(count, change);
     const step = Math.sign((count.present ? 1 : 0) - count.counted) as -1 | 0 | 1;
     count.counted += step;
     return step;
@@ -184,10 +188,7 @@ export class Listing {
     const count = this.#count(change);
     if (!count) return;
     count.counted += change.op === "+" ? 1 : -1;
-    if (change.t >= count.t) {
-      count.present = change.op === "+";
-      count.t = change.t;
-    }
+    noteLatest(count, change);
   }
 
   /** Drops what the listing saw: changes that raced it have all arrived. */

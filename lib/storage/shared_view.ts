@@ -284,7 +284,8 @@ export class SharedView {
   #applyChecked(inventory: Inventory, change: Change): void {
     const step = this.#listing?.wants(change) ?? 0;
     if (step === 0) return;
-    const op = change.op === "+" || change.op === "-" ? (step > 0 ? "+" : "-") : change.op;
+    if (change.op !== "+" && change.op !== "-") return applyChange(inventory, change);
+    const op = step > 0 ? "+" : "-";
     applyChange(inventory, op === change.op ? change : { ...change, op });
   }
 
