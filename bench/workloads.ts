@@ -67,6 +67,28 @@ function watchMemory(server: BenchServer): { stop(): Promise<number> } {
   };
 }
 
+/**
+ * One phase of restic work through a server, the page cache dropped first
+ * when `cold`: its seconds and the server's peak memory meanwhile.
+ */
+async function timedPhase(
+  kind: string,
+  server: BenchServer,
+  name: string,
+  work: () => Promise<void>,
+  cold: boolean,
+): Promise<Sample[]> {
+  if (cold) await dropCaches();
+  const memory = watchMemory(server);
+  const started = performance.now();
+  await work();
+  const seconds = (performance.now() - started) / 1000;
+  return [
+    { kind, row: `user ${name} s`, value: seconds },
+    { kind, row: `user RSS during ${name} MiB`, value: await memory.stop() },
+  ];
+}
+
 /** One user's workload through one server: each phase's seconds and peak memory. */
 async function oneClient(
   kind: ServerKind,
@@ -83,12 +105,7 @@ async function oneClient(
   const changed = join(source, "changed");
   const samples: Sample[] = [];
   const phase = async (name: string, work: () => Promise<void>, cold = false) => {
-    if (cold) await dropCaches();
-    const memory = watchMemory(server);
-    const started = performance.now();
-    await work();
-    samples.push({ kind, row: `user ${name} s`, value: (performance.now() - started) / 1000 });
-    samples.push({ kind, row: `user RSS during ${name} MiB`, value: await memory.stop() });
+    samples.push(...await timedPhase(kind, server, name, work, cold));
   };
   try {
     await Deno.remove(changed, { recursive: true }).catch(() => {});
@@ -259,12 +276,7 @@ export async function restoreRun(kind: string, server: BenchServer, dir: string)
       ["check --read-data", ["check", "--read-data"]],
     ] as const
   ) {
-    await dropCaches();
-    const memory = watchMemory(server);
-    const started = performance.now();
-    await runRestic(repo, [...args]);
-    samples.push({ kind, row: `user ${name} s`, value: (performance.now() - started) / 1000 });
-    samples.push({ kind, row: `user RSS during ${name} MiB`, value: await memory.stop() });
+    samples.push(...await timedPhase(kind, server, name, () => runRestic(repo, [...args]), true));
   }
   await Deno.remove(target, { recursive: true }).catch(() => {});
   return samples;
