@@ -205,8 +205,15 @@ export async function writeUpload(
       await file.settle();
       file.file.close();
     }
+    // Taken out of `live` and removed in one step: a shutdown's abortUploads() skips what
+    // is no longer in `live`, and the process may exit before an awaited remove is done.
     for (const path of [temp, ownerTemp, ownerFile]) {
-      if (live.delete(path)) await Deno.remove(path).catch(() => {});
+      if (!live.delete(path)) continue;
+      try {
+        Deno.removeSync(path);
+      } catch {
+        // already gone
+      }
     }
   }
 }
