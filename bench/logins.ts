@@ -16,6 +16,7 @@ import { join } from "node:path";
 import type { Sample } from "./report.ts";
 import type { Scale } from "./scenarios.ts";
 import { BENCH_USER, startServer } from "./servers.ts";
+import { median } from "./stats.ts";
 import type { Tools } from "./tools.ts";
 
 const FLOOD = new URL("../tools/flood.ts", import.meta.url).pathname;
@@ -27,11 +28,6 @@ function flood(url: string, args: string[]): Promise<void> {
     stdout: "null",
     stderr: "null",
   }).output().then(() => {});
-}
-
-function percentile(values: number[], p: number): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] ?? NaN;
 }
 
 /** A real user's request every 50 ms while `attack` runs; their latencies, ms. */
@@ -82,7 +78,7 @@ export async function loginRounds(tools: Tools, scale: Scale, dir: string): Prom
         flood(url, ["--user", BENCH_USER.name, "--clients", "16", "--seconds", "10"]),
       );
       samples.push(
-        { kind, row: "password flood: real user p50 ms", value: percentile(passwords, 0.5) },
+        { kind, row: "password flood: real user p50 ms", value: median(passwords) },
         { kind, row: "password flood: real user max ms", value: Math.max(...passwords) },
       );
       const before = (await server.rssKib()) / 1024;
@@ -97,7 +93,7 @@ export async function loginRounds(tools: Tools, scale: Scale, dir: string): Prom
       );
       clearInterval(sampler);
       samples.push(
-        { kind, row: "name flood: real user p50 ms", value: percentile(names, 0.5) },
+        { kind, row: "name flood: real user p50 ms", value: median(names) },
         { kind, row: "name flood: RSS growth MiB", value: peak - before },
       );
       console.error(`round ${round}: logins`);
